@@ -1,5 +1,5 @@
 /* kumo logits: the prompt's logits at every position (one batch) and N greedy steps, as JSON in the
- * layout of ../shared/golden/*.json, so kumo can be set beside the reference engine. */
+ * layout of ../shared/golden/ files, so kumo can be set beside the reference engine. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,15 @@
 /* Golden logits of every `llama`-architecture model in ../shared/models against the reference engine.
- * Tolerances (max |Δ| per row) — see ../shared/golden/FORMAT.md for the figures they rest on:
- *   *.fa-off-kv-f32.json: the reference ran F32 attention and an F32 KV cache, as kumo does, and is
- *     within 6.1e-5 of float64; kumo is float32 throughout, TOL_EXACT below.
- *   default golden files: the reference rounds K/V and attention to F16 (up to 0.048 from exact math on
- *     these files), so F32/F16 models get TOL_F32, BF16 TOL_BF16 (exact math is 0.051 away);
- *   quantized files: the reference also quantizes activations per block; exact and mirrored engines
- *     are up to 0.25 away on tiny-llama files, TOL_Q.
+ * Tolerances (max |Δ| per row), each tighter than FORMAT.md's loosest acceptable value and resting on
+ * its measured figures:
+ *   *.fa-off-kv-f32.json — the reference ran F32 attention and an F32 KV cache, as kumo does, and is
+ *     within 6.1e-5 of float64; float32 summation-order differences add ~1e-5: TOL_EXACT = 5e-4
+ *     (FORMAT.md allows 1e-3; a rope base off by 0.1% moves these files by >= 2.9e-3).
+ *   default files, F32/F16 — the reference rounds K/V and attention to F16, up to 0.048 from exact
+ *     math on these models: TOL_F32 = 0.075 (allowed 0.1; structural bugs move logits by >= 4).
+ *   BF16 — exact math is 0.051 away: TOL_BF16 = 0.1 (allowed 0.15).
+ *   quantized — kumo quantizes activations per block as the reference does; mirrored engines are up to
+ *     0.27 away on tiny-llama files and 0.44 on tiny-qwen3-q4_k_m: TOL_Q = 0.5 (allowed 0.75), and the
+ *     rms over all rows <= 0.15 as recommended.
  * Argmax must agree wherever the golden top-2 margin exceeds 2 × tolerance, greedy ids while each
  * step's golden margin does. */
 #include <setjmp.h>
@@ -16,10 +20,10 @@
 
 #include "golden.h"
 
-#define TOL_EXACT 1e-3
-#define TOL_F32 0.1
-#define TOL_BF16 0.15
-#define TOL_Q 0.75
+#define TOL_EXACT 5e-4
+#define TOL_F32 0.075
+#define TOL_BF16 0.1
+#define TOL_Q 0.5
 #define RMS_Q 0.15
 
 static const golden_case CASES[] = {

@@ -18,6 +18,12 @@
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
+/* Tensor names are shorter than this (ggml's limit; files with longer names are rejected). */
+#define GGUF_MAX_NAME 64
+/* Keys are at most this long (the GGUF spec's limit). */
+#define GGUF_MAX_KEY 65535
+/* Arrays may nest this deep (an array of scalars is depth 1); deeper files are rejected. */
+#define GGUF_MAX_ARRAY_DEPTH 16
 
 enum gguf_type {
     GGUF_TYPE_UINT8 = 0,
@@ -36,7 +42,9 @@ enum gguf_type {
     GGUF_TYPE_COUNT = 13,
 };
 
-const char *gguf_type_name(enum gguf_type t);
+const char *gguf_type_name(enum gguf_type t);   /* "uint8", "string", … or NULL */
+/* Bytes of one scalar of type t as stored in a file (1..8); 0 for STRING, ARRAY and unknown ids. */
+size_t gguf_type_size(enum gguf_type t);
 
 /* A string view: len bytes at data, not NUL-terminated. */
 typedef struct gguf_str {
@@ -60,12 +68,14 @@ struct gguf_value {
              * pointer into the file; writer: caller's memory) */
             const void *raw;
             const gguf_str *strs;    /* STRING elements (n of them) */
-            const gguf_value *items; /* ARRAY elements (n nested arrays) */
+            const gguf_value *items; /* ARRAY elements: n values, each of type GGUF_TYPE_ARRAY */
         } arr;
     } v;
 };
 
-/* Element of a numeric array as int64 / double (any integer or float element type). */
+/* Element of a numeric array as int64 / double (any integer, float or bool element type). Both
+ * return 0 when arr is not such an array or j >= n; gguf_arr_i64 truncates floats toward zero,
+ * clamps to the int64 range (uint64 elements above INT64_MAX give INT64_MAX, NaN gives 0). */
 int64_t gguf_arr_i64(const gguf_value *arr, uint64_t j);
 double gguf_arr_f64(const gguf_value *arr, uint64_t j);
 
@@ -114,19 +124,27 @@ const gguf_value *gguf_get_arr(const gguf_ctx *ctx, const char *key);
 int64_t gguf_tensor_count(const gguf_ctx *ctx);
 const gguf_tensor *gguf_tensor_at(const gguf_ctx *ctx, int64_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_ctx *ctx, const char *name); /* NULL if absent */
+/* Heap bytes the context holds (metadata tables, copies of keys and names; not the mapping). Bounded
+ * by a small multiple of the file size whatever the input; the fuzzer checks that. */
+size_t gguf_heap_bytes(const gguf_ctx *ctx);
 
 /* ---------- writer ---------- */
 typedef struct gguf_writer gguf_writer;
 
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(gguf_writer *w);
-/* Adds or replaces a key. The value tree is deep-copied (strings and arrays included). */
+/* Adds or replaces a key (a replaced key keeps its position; keys are written in insertion order).
+ * The value tree is deep-copied (strings and arrays included) and checked: integers must fit their
+ * type, bools in arrays be 0/1, arrays nest at most GGUF_MAX_ARRAY_DEPTH, and general.alignment be
+ * a uint32 power of two. Returns KUMO_OK or KUMO_E_INVALID / KUMO_E_NOMEM. The set_* shorthands
+ * return the same codes without a message. */
 int gguf_writer_set(gguf_writer *w, const char *key, const gguf_value *v, kumo_error *err);
 int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v);
 int gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v);
 int gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
 int gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
 int gguf_writer_set_str(gguf_writer *w, const char *key, const char *s);
+/* KUMO_OK when the key was there, KUMO_E_INVALID when it was not. The others keep their order. */
 int gguf_writer_remove(gguf_writer *w, const char *key);
 /* Adds a tensor. data (size bytes, which must equal the type's row bytes × rows) is NOT copied: it
  * must stay valid until gguf_writer_write returns. Tensors are written in the order added, each at an

@@ -23,5 +23,8 @@ void kumo_err_prefix(kumo_error *err, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Two steps: gcc's -Wformat-truncation rejects one "%s: %s" into the same-sized buffer, and
+     * truncating the old message's tail is what we want anyway. */
+    int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof err->msg) snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%s", old);
 }

@@ -44,7 +44,7 @@ $(KUMO): $(CLI_OBJ) $(LIB)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB) -lcmocka $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/support -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB) -lcmocka $(LIBS)
 
 # `make test` runs every test program (and the CLI tests, which use build/kumo) and prints
 # one summary line "N passed, N failed".

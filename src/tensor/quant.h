@@ -4,7 +4,7 @@
  * activation row already converted to the type's "vec_dot_type" (Q8_0 for the 32-blocks,
  * Q8_K for the K-quants, F16 for F16, BF16 for BF16, F32 for F32) — the way the reference engine
  * computes matmuls. Every kernel has a portable C version (kumo_type_traits_ref) that the tests
- * compare each SIMD version against; kumo_type_traits() returns the best one for this CPU, chosen
+ * compare each SIMD version against; kumo_get_type_traits() returns the best one for this CPU, chosen
  * once at first call. */
 #ifndef KUMO_TENSOR_QUANT_H
 #define KUMO_TENSOR_QUANT_H
@@ -58,7 +58,7 @@ typedef struct kumo_type_traits {
 } kumo_type_traits;
 
 /* Best kernels for this CPU; NULL for a type kumo does not compute with. */
-const kumo_type_traits *kumo_type_traits(uint32_t type);
+const kumo_type_traits *kumo_get_type_traits(uint32_t type); 
 /* Portable C kernels only. */
 const kumo_type_traits *kumo_type_traits_ref(uint32_t type);
 /* Name of the instruction set the dispatch chose ("avx512", "avx2", "portable"). */

@@ -1,0 +1,64 @@
+/* The public model API around a loaded model: info for `kumo info`, and the tokenizer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "tensor/quant.h"
+
+void kumo_model_get_info(const kumo_model *m, kumo_model_info *info) {
+    const model_hparams *hp = &m->hp;
+    memset(info, 0, sizeof *info);
+    info->arch = m->arch_name;
+    info->name = m->name;
+    info->n_vocab = hp->n_vocab;
+    info->n_ctx_train = hp->n_ctx_train;
+    info->n_embd = hp->n_embd;
+    info->n_ff = hp->n_ff;
+    info->n_layer = hp->n_layer;
+    info->n_head = hp->n_head;
+    info->n_head_kv = hp->n_head_kv;
+    info->head_dim_k = hp->head_dim_k;
+    info->head_dim_v = hp->head_dim_v;
+    info->n_expert = hp->n_expert;
+    info->n_expert_used = hp->n_expert_used;
+    info->n_ff_expert = hp->n_ff_exp;
+    info->rope_freq_base = hp->rope_base;
+    info->rope_freq_scale = hp->rope_freq_scale;
+    info->rms_eps = hp->rms_eps;
+    info->rope_style = m->arch && m->arch->rope_neox ? "neox" : "norm";
+    info->tied_output = m->tied_output;
+    info->tokenizer = vocab_model_name(m->vocab);
+    info->file_size = gguf_file_size(m->gguf);
+    info->n_params = m->n_params;
+    info->n_params_active = m->n_params_active;
+    info->n_tensors = (int)gguf_tensor_count(m->gguf);
+}
+
+void kumo_model_foreach_type(const kumo_model *m, void (*fn)(const char *, int, uint64_t, void *), void *ud) {
+    int counts[GGML_TYPE_COUNT] = {0};
+    uint64_t bytes[GGML_TYPE_COUNT] = {0};
+    for (int64_t i = 0; i < gguf_tensor_count(m->gguf); i++) {
+        const gguf_tensor *t = gguf_tensor_at(m->gguf, i);
+        if (t->type < GGML_TYPE_COUNT) {
+            counts[t->type]++;
+            bytes[t->type] += t->size;
+        }
+    }
+    for (int t = 0; t < GGML_TYPE_COUNT; t++)
+        if (counts[t]) fn(ggml_type_name((uint32_t)t), counts[t], bytes[t], ud);
+}
+
+int kumo_n_vocab(const kumo_model *m) { return m->hp.n_vocab; }
+kumo_token kumo_token_bos(const kumo_model *m) { return vocab_bos(m->vocab); }
+kumo_token kumo_token_eos(const kumo_model *m) { return vocab_eos(m->vocab); }
+bool kumo_token_is_eog(const kumo_model *m, kumo_token t) { return vocab_is_eog(m->vocab, t); }
+bool kumo_add_bos(const kumo_model *m) { return vocab_add_bos(m->vocab); }
+
+int kumo_tokenize(const kumo_model *m, const char *text, size_t len, kumo_token *out, int cap, bool add_special,
+                  bool parse_special) {
+    return vocab_tokenize(m->vocab, text, len, out, cap, add_special, parse_special);
+}
+
+int kumo_token_to_piece(const kumo_model *m, kumo_token t, char *buf, int cap, bool special) {
+    return vocab_token_to_piece(m->vocab, t, buf, cap, special);
+}

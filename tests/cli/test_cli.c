@@ -1,0 +1,181 @@
+/* The kumo command as a user meets it: help, the documented outputs, and one clear line on stderr
+ * with a non-zero exit for every error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+/* Runs `kumo ARGS`, capturing stdout and stderr separately. */
+static char *kumo(const char *args, int *status, char **err_out) {
+    char errpath[64], cmd[4096];
+    snprintf(errpath, sizeof errpath, "/tmp/kumo-cli-err-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s", kumo_bin(), args, errpath);
+    char *out = run_capture(cmd, status);
+    assert_non_null(out);
+    char *e = read_file(errpath, NULL);
+    unlink(errpath);
+    if (err_out) *err_out = e ? e : strdup("");
+    else free(e);
+    return out;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void help_lists_every_command_and_flag(void **state) {
+    (void)state;
+    int st;
+    char *out = kumo("help", &st, NULL);
+    assert_int_equal(st, 0);
+    const char *cmds[] = {"run", "logits", "tokenize", "info", "perplexity"};
+    for (size_t i = 0; i < 5; i++) assert_non_null(strstr(out, cmds[i]));
+    free(out);
+    out = kumo("run --help", &st, NULL);
+    assert_int_equal(st, 0);
+    const char *flags[] = {"-m", "-p", "-n", "--temp", "--top-k", "--top-p", "--min-p", "--seed", "-t", "--repeat-penalty"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) assert_non_null(strstr(out, flags[i]));
+    free(out);
+    out = kumo("frobnicate", &st, NULL);
+    assert_int_not_equal(st, 0);
+    free(out);
+}
+
+static void tokenize_matches_reference_ids(void **state) {
+    (void)state;
+    char args[1024];
+    int st;
+    /* golden/stories260K.json prompt 1: "Once upon a time" -> 1 403 407 261 378 */
+    snprintf(args, sizeof args, "tokenize -m %s \"Once upon a time\"", shared_path("models/stories260K.gguf"));
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    assert_string_equal(out, "1 403 407 261 378\n");
+    free(out);
+    snprintf(args, sizeof args, "tokenize --no-bos -m %s \"Once upon a time\"", shared_path("models/stories260K.gguf"));
+    out = kumo(args, &st, NULL);
+    assert_string_equal(out, "403 407 261 378\n");
+    free(out);
+}
+
+static void logits_json_has_reference_layout(void **state) {
+    (void)state;
+    char args[1024];
+    int st;
+    snprintf(args, sizeof args, "logits -m %s -p \"Once upon a time\" -n 4 -t 2", shared_path("models/stories260K.gguf"));
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "prompts"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "tokens")), 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "prompt_logits")), 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "prompt_logits"), 0)), 512);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "greedy_tokens")), 4);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "greedy_logits")), 4);
+    /* golden/stories260K.json: greedy continuation of prompt 1 starts 432 383 286 261 */
+    int want[4] = {432, 383, 286, 261};
+    for (int i = 0; i < 4; i++) assert_int_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "greedy_tokens"), i)->valueint, want[i]);
+    cJSON_Delete(j);
+    free(out);
+}
+
+static void run_generates_and_reports_timing(void **state) {
+    (void)state;
+    char args[1024];
+    int st;
+    char *err;
+    snprintf(args, sizeof args, "run -m %s -p \"Once upon a time\" -n 20 --temp 0 -t 2", shared_path("models/stories260K.gguf"));
+    char *out = kumo(args, &st, &err);
+    assert_int_equal(st, 0);
+    /* greedy text of golden/stories260K.json prompt 1 begins " there was a little girl" */
+    assert_non_null(strstr(out, "there was"));
+    assert_non_null(strstr(err, "tok/s"));
+    free(out);
+    free(err);
+    /* sampling with a seed is reproducible */
+    snprintf(args, sizeof args, "run -m %s -p \"Lily\" -n 30 --temp 1 --seed 7", shared_path("models/stories260K.gguf"));
+    char *a = kumo(args, &st, NULL), *b = kumo(args, &st, NULL);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void info_describes_model(void **state) {
+    (void)state;
+    char args[1024];
+    int st;
+    snprintf(args, sizeof args, "info -m %s", shared_path("models/tiny-qwen3moe-q4_k_m.gguf"));
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "qwen3moe"));
+    assert_non_null(strstr(out, "experts:         8, 2 used per token"));
+    assert_non_null(strstr(out, "active params"));
+    assert_non_null(strstr(out, "q4_K"));
+    assert_non_null(strstr(out, "q6_K"));
+    free(out);
+}
+
+/* Every error: non-zero status, nothing on stdout, exactly one line on stderr naming the problem. */
+static void expect_one_line_error(const char *args, const char *needle) {
+    int st;
+    char *err;
+    char *out = kumo(args, &st, &err);
+    printf("  kumo %.60s... -> %s", args, err);
+    assert_int_not_equal(st, 0);
+    assert_string_equal(out, "");
+    assert_int_equal(count_lines(err), 1);
+    assert_non_null(strstr(err, needle));
+    free(out);
+    free(err);
+}
+
+static void errors_are_one_clear_line(void **state) {
+    (void)state;
+    char args[2048];
+    expect_one_line_error("run -m /no/such/model.gguf -p hi", "/no/such/model.gguf");
+    /* a truncated copy of a real model */
+    const char *trunc = "/tmp/kumo-cli-truncated.gguf";
+    size_t len;
+    char *data = read_file(shared_path("models/stories260K.gguf"), &len);
+    FILE *f = fopen(trunc, "wb");
+    fwrite(data, 1, len / 2, f);
+    fclose(f);
+    free(data);
+    snprintf(args, sizeof args, "run -m %s -p hi", trunc);
+    expect_one_line_error(args, "past end of file");
+    unlink(trunc);
+    /* not a GGUF at all */
+    snprintf(args, sizeof args, "info -m %s", shared_path("text/story.txt"));
+    expect_one_line_error(args, "magic");
+    /* prompt longer than the context */
+    snprintf(args, sizeof args, "run -m %s -c 8 -p \"Once upon a time there was a little girl named Lily\"",
+             shared_path("models/stories260K.gguf"));
+    expect_one_line_error(args, "longer than the context");
+    /* an architecture kumo does not run (yet) */
+    snprintf(args, sizeof args, "logits -m %s -p hi", shared_path("models/tiny-deepseek2-q8_0.gguf"));
+    expect_one_line_error(args, "deepseek2");
+    snprintf(args, sizeof args, "run -m %s -n lots", shared_path("models/stories260K.gguf"));
+    expect_one_line_error(args, "expects an integer");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(help_lists_every_command_and_flag),
+        cmocka_unit_test(tokenize_matches_reference_ids),
+        cmocka_unit_test(logits_json_has_reference_layout),
+        cmocka_unit_test(run_generates_and_reports_timing),
+        cmocka_unit_test(info_describes_model),
+        cmocka_unit_test(errors_are_one_clear_line),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,7 +1,7 @@
 /* GGUF reader: hand-built files (every value type, getters, layout rules), hand-corrupted headers
  * (each rejected with a message naming the field), every truncation of a real model, and every
  * model and vocab file of the reference data. */
-#include "support/testutil.h"
+#include "testutil.h"
 
 #include <cmocka.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* GGUF writer: every value type and several tensor types round-trip through write + read; key
  * order, replacement and removal; alignment and zero padding; argument checks; failed writes leave
  * no file behind; reference files rewritten through reader + writer come out byte-identical. */
-#include "support/testutil.h"
+#include "testutil.h"
 
 #include <cmocka.h>
 #include <errno.h>

@@ -33,5 +33,15 @@ kumo_token *cli_tokenize(const kumo_model *m, const char *text, size_t len, bool
                          int *n);
 double cli_now(void);
 
+typedef struct cli_progress_state {
+    bool tty, verbose;
+    double t0;
+} cli_progress_state;
+void cli_progress_init(cli_progress_state *st, bool verbose);
+/* A kumo_progress_fn; ud is a cli_progress_state. */
+void cli_progress(void *ud, int i, int n, const char *tensor, const char *from, const char *to);
+void cli_progress_done(cli_progress_state *st);
+
+extern const cli_command CMD_QUANTIZE, CMD_SYNTH;
 extern const cli_command CMD_RUN, CMD_LOGITS, CMD_TOKENIZE, CMD_INFO, CMD_PERPLEXITY;
 #endif

@@ -139,6 +139,44 @@ kumo_token kumo_sampler_sample(kumo_sampler *s, const float *logits, int n_vocab
 /* Records a token in the penalty window (prompt tokens and sampled ones). */
 void kumo_sampler_accept(kumo_sampler *s, kumo_token t);
 
+/* ---------- model tools (kumo quantize, kumo synth) ---------- */
+/* Progress of a tool: tensor i of n (0-based) named `tensor` is being converted from type `from` to
+ * `to`. */
+typedef void (*kumo_progress_fn)(void *ud, int i, int n, const char *tensor, const char *from, const char *to);
+
+typedef struct kumo_tool_report {
+    int n_tensors, n_converted, n_copied;
+    uint64_t in_bytes, out_bytes;   /* tensor data */
+} kumo_tool_report;
+
+typedef struct kumo_quantize_params {
+    const char *type;          /* F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K */
+    int n_threads;             /* 0 = all cores */
+    bool allow_requantize;     /* convert tensors that are already quantized (quality loss) */
+    kumo_progress_fn progress;
+    void *progress_ud;
+} kumo_quantize_params;
+
+/* Writes OUT (via a temporary file renamed on success) with every metadata key of IN, general.file_type
+ * updated, and the weights converted per the type's mix. */
+int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_params *p, kumo_tool_report *report,
+                       kumo_error *err);
+
+typedef struct kumo_synth_params {
+    const char *shape;         /* llama-1b, qwen3-0.6b, qwen3moe-mini, ... (kumo_synth_shapes()) */
+    const char *type;          /* as kumo_quantize_params.type, or F32 */
+    const char *vocab_path;    /* GGUF whose tokenizer.* keys are copied (padded to the shape's vocab) */
+    uint64_t seed;
+    int n_threads;
+    kumo_progress_fn progress;
+    void *progress_ud;
+} kumo_synth_params;
+
+/* Writes a random-weight model (weights ~ N(0, 1/fan_in), norms 1) with the exact tensor shapes of a
+ * real model, for benchmarks. */
+int kumo_synth_file(const char *out, const kumo_synth_params *p, kumo_tool_report *report, kumo_error *err);
+const char *kumo_synth_shapes(void);  /* "llama-1b, qwen3-0.6b, ..." */
+
 #ifdef __cplusplus
 }
 #endif

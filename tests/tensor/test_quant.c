@@ -687,9 +687,10 @@ static void test_vec_dot_matches_dequantized(void **state) {
 
 static double max_rel_diff[KUMO_ISA_COUNT][GGML_TYPE_COUNT];
 
-/* to_float and from_float do the same arithmetic in the same order: bit-exact. vec_dot sums in a
- * different order (vector lanes, FMA): within 1e-6 · Σ|w·a| (float rounding of per-block terms;
- * observed differences are printed). */
+/* to_float and from_float do the same arithmetic in the same order: bit-exact. So do the K-quant
+ * dot products (exact integer super-block sums, then the portable float expression). The other dot
+ * products sum in a different order (vector lanes, FMA): within 1e-6 · Σ|w·a|, a few float ulps of
+ * the per-block terms (observed differences are printed, ~5e-8). */
 static void test_simd_matches_portable(void **state) {
     (void)state;
     int levels = 0;
@@ -742,6 +743,11 @@ static void test_simd_matches_portable(void **state) {
                 double want = p->vec_dot(n, wrow, arow), got = s->vec_dot(n, wrow, arow);
                 double rel = fabs(got - want) / (mag + 1e-30);
                 if (rel > max_rel_diff[isa][type]) max_rel_diff[isa][type] = rel;
+                /* K-quants: same integers, same float operations in the same order */
+                const bool exact = ggml_type_block_size(type) == QK_K;
+                if (exact && got != want)
+                    fail_msg("%s %s vec_dot n=%lld: %.9g vs portable %.9g, expected bit-identical",
+                             kumo_isa_name(isa), p->name, (long long)n, got, want);
                 if (!(rel <= 1e-6))
                     fail_msg("%s %s vec_dot n=%lld: %.9g vs portable %.9g (rel %.3g)", kumo_isa_name(isa),
                              p->name, (long long)n, got, want, rel);

@@ -54,6 +54,8 @@ typedef struct kumo_model_info {
     bool tied_output;
     const char *tokenizer;     /* tokenizer.ggml.model */
     uint64_t file_size, n_params, n_params_active;
+    uint64_t weight_bytes;            /* bytes of all tensor data */
+    uint64_t weight_bytes_per_token;  /* bytes of weights one generated token reads (active experts only) */
     int n_tensors;
 } kumo_model_info;
 void kumo_model_get_info(const kumo_model *model, kumo_model_info *info);
@@ -138,6 +140,13 @@ void kumo_sampler_free(kumo_sampler *s);
 kumo_token kumo_sampler_sample(kumo_sampler *s, const float *logits, int n_vocab);
 /* Records a token in the penalty window (prompt tokens and sampled ones). */
 void kumo_sampler_accept(kumo_sampler *s, kumo_token t);
+
+/* ---------- machine ---------- */
+/* Instruction set the kernels dispatch to ("avx512", "avx2", "portable"). */
+const char *kumo_isa(void);
+/* Measured read bandwidth of main memory in GB/s (10^9 bytes/s): n_threads read a buffer of `bytes`
+ * bytes (well above the caches) `reps` times; the best pass counts, as STREAM reports. */
+double kumo_measure_read_bandwidth(int n_threads, size_t bytes, int reps);
 
 /* ---------- model tools (kumo quantize, kumo synth) ---------- */
 /* Progress of a tool: tensor i of n (0-based) named `tensor` is being converted from type `from` to

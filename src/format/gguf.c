@@ -403,7 +403,7 @@ static bool parse_header(struct parser *p, gguf_ctx *ctx) {
         return FAIL(p, "version 1 at offset 4 is not supported (GGUF v1 used 32-bit counts; "
                        "only versions 2 and 3 are read)");
     if (ctx->version != 2 && ctx->version != 3) {
-        if ((ctx->version & 0xffff) == 0)
+        if (ctx->version > 0xffff && (ctx->version & 0xffff) == 0)
             return FAIL(p, "version %" PRIu32 " at offset 4 is not supported (a big-endian file?)",
                         ctx->version);
         return FAIL(p, "version %" PRIu32 " at offset 4 is not supported (only versions 2 and 3)",
@@ -653,7 +653,8 @@ gguf_ctx *gguf_open_memory(const void *data, size_t size, kumo_error *err) {
 }
 
 gguf_ctx *gguf_open(const char *path, kumo_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not regular). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         kumo_err(err, KUMO_E_IO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;

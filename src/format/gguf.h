@@ -100,7 +100,8 @@ void gguf_close(gguf_ctx *ctx);
 uint32_t gguf_version(const gguf_ctx *ctx);
 uint64_t gguf_file_size(const gguf_ctx *ctx);
 uint32_t gguf_alignment(const gguf_ctx *ctx);
-uint64_t gguf_data_offset(const gguf_ctx *ctx);   /* absolute offset of the data section */
+/* Absolute offset of the data section (aligned). A file without tensors may end before it. */
+uint64_t gguf_data_offset(const gguf_ctx *ctx);
 
 int64_t gguf_kv_count(const gguf_ctx *ctx);
 const char *gguf_kv_key(const gguf_ctx *ctx, int64_t i);

@@ -436,6 +436,8 @@ static void put_file(struct out *o, const gguf_writer *w, uint32_t alignment) {
         put_le(o, offset, 8);
         offset = align_up(offset + t->size, alignment);
     }
+    /* Files without tensors end here, as the reference tools write vocab-only files. */
+    if (w->n_tensors == 0) return;
     put_zeros(o, align_up(o->pos, alignment) - o->pos);
     uint64_t data_start = o->pos;
     for (size_t i = 0; i < w->n_tensors; i++) {

@@ -32,6 +32,8 @@ void kumo_model_get_info(const kumo_model *m, kumo_model_info *info) {
     info->n_params = m->n_params;
     info->n_params_active = m->n_params_active;
     info->n_tensors = (int)gguf_tensor_count(m->gguf);
+    info->weight_bytes_per_token = m->bytes_per_token;
+    for (int64_t i = 0; i < gguf_tensor_count(m->gguf); i++) info->weight_bytes += gguf_tensor_at(m->gguf, i)->size;
 }
 
 void kumo_model_foreach_type(const kumo_model *m, void (*fn)(const char *, int, uint64_t, void *), void *ud) {
@@ -47,6 +49,8 @@ void kumo_model_foreach_type(const kumo_model *m, void (*fn)(const char *, int, 
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
         if (counts[t]) fn(ggml_type_name((uint32_t)t), counts[t], bytes[t], ud);
 }
+
+const char *kumo_isa(void) { return kumo_cpu_isa(); }
 
 int kumo_n_vocab(const kumo_model *m) { return m->hp.n_vocab; }
 kumo_token kumo_token_bos(const kumo_model *m) { return vocab_bos(m->vocab); }

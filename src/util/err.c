@@ -23,8 +23,12 @@ void kumo_err_prefix(kumo_error *err, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    /* Two steps: gcc's -Wformat-truncation rejects one "%s: %s" into the same-sized buffer, and
-     * truncating the old message's tail is what we want anyway. */
+    /* The old message is appended by hand: gcc's -Wformat-truncation rejects any snprintf of it
+     * into a buffer of its own size, and cutting its tail is what we want anyway. */
     int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
-    if (n > 0 && (size_t)n < sizeof err->msg) snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%s", old);
+    if (n < 0 || (size_t)n >= sizeof err->msg) return;
+    size_t len = strnlen(old, sizeof old - 1), room = sizeof err->msg - (size_t)n - 1;
+    if (len > room) len = room;
+    memcpy(err->msg + n, old, len);
+    err->msg[(size_t)n + len] = 0;
 }

@@ -1,7 +1,7 @@
 /* GGUF reader: hand-built files (every value type, getters, layout rules), hand-corrupted headers
  * (each rejected with a message naming the field), every truncation of a real model, and every
  * model and vocab file of the reference data. */
-#include "support/testutil.h"
+#include "testutil.h"
 
 #include <cmocka.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format/gguf.h"
@@ -715,6 +716,19 @@ static void test_open_errors(void **state) {
     assert_int_equal(err.code, KUMO_E_IO);
     assert_non_null(strstr(err.msg, "not a regular file"));
     assert_null(gguf_open("/nonexistent", NULL)); /* NULL error pointer is fine */
+
+    /* A FIFO without a writer: refused at once, not waited on. */
+    char fifo[] = "/tmp/kumo-gguf-fifo-XXXXXX";
+    int tfd = mkstemp(fifo);
+    assert_true(tfd >= 0);
+    close(tfd);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    err.code = 0;
+    assert_null(gguf_open(fifo, &err));
+    assert_int_equal(err.code, KUMO_E_IO);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    unlink(fifo);
 
     char path[] = "/tmp/kumo-gguf-empty-XXXXXX";
     int fd = mkstemp(path);

@@ -28,7 +28,8 @@
 struct forward_state {
     int n_batch, n_ctx, n_seq;
     int kd, vd;                 /* K / V row widths per position (all KV heads) */
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *moe_out, *gather, *router, *cs;
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *gather, *router, *cs;
+    float *blk_out;             /* output of the last attention or FFN block, added to x by residual_norm */
     /* KV caches, one head at a time: [seq][layer][kv head] then K as transposed blocks of positions
      * (attention.h: attn_k_index, n_ctx_pad positions) and V as [pos][head_dim_v] */
     float *k_cache, *v_cache;
@@ -51,6 +52,8 @@ struct forward_state {
     kumo_matrix *exp_gate_v, *exp_up_v, *exp_down_v; /* [n_expert] views of the experts in use */
     kumo_packed *exp_gate_p, *exp_up_p, *exp_down_p; /* [n_expert] their packed slices */
     int *want_idx;
+    double *rope_freq;          /* [n_rot / 2] */
+    const float *delta;         /* residual_norm: rows to add to x first, or NULL */
 };
 
 #define MAX_THREADS 256
@@ -91,10 +94,11 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->att = malloc(B * wide * sizeof(float));
     st->hb = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
     st->hb2 = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
-    st->moe_out = malloc(B * hp->n_embd * sizeof(float));
+    st->blk_out = malloc(B * hp->n_embd * sizeof(float));
     st->gather = malloc(slots * hp->n_embd * sizeof(float));
     st->cs = malloc(B * hp->n_rot * sizeof(float));
     st->want_idx = malloc(B * sizeof(int));
+    st->rope_freq = malloc(((size_t)hp->n_rot / 2 + 1) * sizeof(double));
     st->n_ctx_pad = (n_ctx + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK;
     size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
@@ -118,8 +122,8 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
         }
     }
     st->scratch = malloc(scratch ? scratch : 1);
-    if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->moe_out ||
-        !st->gather || !st->cs || !st->want_idx || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
+    if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->blk_out ||
+        !st->gather || !st->cs || !st->want_idx || !st->rope_freq || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
         goto nomem;
     if (hp->n_expert > 0) {
         size_t ku = (size_t)hp->n_expert_used;
@@ -152,10 +156,10 @@ nomem:
 
 void forward_state_free(forward_state *st) {
     if (!st) return;
-    void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->moe_out, st->gather,
+    void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->blk_out, st->gather,
                     st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->attn_scratch, st->tile_start, st->routing,
                     st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
-                    st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p};
+                    st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(st);
 }
@@ -168,16 +172,74 @@ const uint64_t *forward_expert_counts(const forward_state *st) { return st->expe
 static void rope_tables(const kumo_model *m, forward_state *st, int n_t, const int32_t *pos) {
     const model_hparams *hp = &m->hp;
     int half = hp->n_rot / 2;
+    double *freq = st->rope_freq;
+    for (int i = 0; i < half; i++) {
+        freq[i] = pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale;
+        if (m->rope_freq_factors) freq[i] /= m->rope_freq_factors[i];
+    }
     for (int t = 0; t < n_t; t++) {
         float *cs = st->cs + (size_t)t * hp->n_rot;
         for (int i = 0; i < half; i++) {
-            double freq = pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale;
-            if (m->rope_freq_factors) freq /= m->rope_freq_factors[i];
-            double a = (double)pos[t] * freq;
+            double a = (double)pos[t] * freq[i];
             cs[2 * i] = (float)cos(a);
             cs[2 * i + 1] = (float)sin(a);
         }
     }
+}
+
+/* ---------- per-entry row work, shared out across the pool ---------- */
+
+struct rows_job {
+    const kumo_model *m;
+    forward_state *st;
+    int layer, n_t;
+    const int32_t *pos, *seq;
+    const float *norm;          /* residual_norm_rows: the norm weight */
+    int width;                  /* swiglu_rows_fn: row width */
+    void (*fn)(struct rows_job *j, int t0, int t1);
+    _Alignas(64) atomic_int next;
+};
+
+#define ROWS_CHUNK 4
+
+static void rows_worker(void *arg, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    struct rows_job *j = arg;
+    for (int t0; (t0 = atomic_fetch_add_explicit(&j->next, ROWS_CHUNK, memory_order_relaxed)) < j->n_t;)
+        j->fn(j, t0, t0 + ROWS_CHUNK < j->n_t ? t0 + ROWS_CHUNK : j->n_t);
+}
+
+/* Runs j->fn over entries [0, n_t): a single entry on the caller, more across the pool. */
+static void run_rows(thread_pool *pool, struct rows_job *j) {
+    if (j->n_t <= ROWS_CHUNK) {
+        j->fn(j, 0, j->n_t);
+        return;
+    }
+    atomic_init(&j->next, 0);
+    thread_pool_run_shared(pool, rows_worker, j);
+}
+
+/* x += delta (when given); xb = rmsnorm(x) · norm */
+static void residual_norm_rows(struct rows_job *j, int t0, int t1) {
+    const model_hparams *hp = &j->m->hp;
+    forward_state *st = j->st;
+    const size_t d = (size_t)hp->n_embd;
+    for (int t = t0; t < t1; t++) {
+        float *x = st->x + (size_t)t * d;
+        if (st->delta) {
+            const float *dl = st->delta + (size_t)t * d;
+            for (size_t i = 0; i < d; i++) x[i] += dl[i];
+        }
+        rms_norm(st->xb + (size_t)t * d, x, j->norm, hp->n_embd, hp->rms_eps);
+    }
+}
+
+static void residual_norm(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const float *delta,
+                          const float *norm) {
+    st->delta = delta;
+    struct rows_job j = {.m = m, .st = st, .n_t = n_t, .norm = norm, .fn = residual_norm_rows};
+    run_rows(pool, &j);
 }
 
 /* Expert e of a stacked expert matrix, with its packed slice in *slice when the stack is packed. */
@@ -188,12 +250,6 @@ static kumo_matrix expert_view(const kumo_matrix *m, size_t stride, int e, kumo_
         v.packed = slice;
     }
     return v;
-}
-
-static void add_bias(float *y, const float *b, int n_t, int n) {
-    if (!b) return;
-    for (int t = 0; t < n_t; t++)
-        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
 }
 
 struct attn_job {
@@ -254,50 +310,75 @@ static void attention_tiles(forward_state *st, const model_hparams *hp, int n_t,
     st->tile_start[st->n_tiles] = n_t;
 }
 
+/* Per entry after the QKV products: biases, per-head norms, RoPE, the score scale folded into q, and
+ * K/V into the entry's sequence cache. */
+static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
+    const kumo_model *m = j->m;
+    const model_hparams *hp = &m->hp;
+    forward_state *st = j->st;
+    const layer_weights *L = &m->layers[j->layer];
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
+    const float scale = 1.0f / sqrtf((float)hk);
+    for (int t = t0; t < t1; t++) {
+        float *q = st->q + (size_t)t * qd, *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
+        if (L->bq)
+            for (int i = 0; i < qd; i++) q[i] += L->bq[i];
+        if (L->bk)
+            for (int i = 0; i < st->kd; i++) k[i] += L->bk[i];
+        if (L->bv)
+            for (int i = 0; i < st->vd; i++) v[i] += L->bv[i];
+        const float *cs = st->cs + (size_t)t * hp->n_rot;
+        for (int h = 0; h < hp->n_head; h++) {
+            float *qh = q + (size_t)h * hk;
+            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
+            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
+            for (int i = 0; i < hk; i++) qh[i] *= scale;
+        }
+        for (int g = 0; g < hp->n_head_kv; g++) {
+            float *kh = k + (size_t)g * hk;
+            if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
+            rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
+            float *kc = k_head(st, hp, j->seq[t], j->layer, g);
+            for (int d = 0; d < hk; d++) kc[attn_k_index(j->pos[t], d, hk)] = kh[d];
+            memcpy(v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv, v + (size_t)g * hv,
+                   (size_t)hv * sizeof(float));
+        }
+    }
+}
+
+/* xb holds the normed input rows; the attention output projection lands in blk_out. */
 static void attention_block(const kumo_model *m, forward_state *st, thread_pool *pool, int l, int n_t,
                             const int32_t *pos, const int32_t *seq) {
     const model_hparams *hp = &m->hp;
     const layer_weights *L = &m->layers[l];
-    int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
-    for (int t = 0; t < n_t; t++)
-        rms_norm(st->xb + (size_t)t * hp->n_embd, st->x + (size_t)t * hp->n_embd, L->attn_norm, hp->n_embd,
-                 hp->rms_eps);
+    const int qd = hp->n_head * hp->head_dim_k;
     const matmul_task qkv[3] = {
         {.w = &L->wq, .n_t = n_t, .y = st->q, .ldy = qd},
         {.w = &L->wk, .n_t = n_t, .y = st->k, .ldy = st->kd},
         {.w = &L->wv, .n_t = n_t, .y = st->v, .ldy = st->vd},
     };
     matmul_batch(pool, st->xb, n_t, hp->n_embd, qkv, 3, st->scratch);
-    add_bias(st->q, L->bq, n_t, qd);
-    add_bias(st->k, L->bk, n_t, st->kd);
-    add_bias(st->v, L->bv, n_t, st->vd);
-    const float scale = 1.0f / sqrtf((float)hk);
-    for (int t = 0; t < n_t; t++) {
-        const float *cs = st->cs + (size_t)t * hp->n_rot;
-        for (int h = 0; h < hp->n_head; h++) {
-            float *qh = st->q + (size_t)t * qd + (size_t)h * hk;
-            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
-            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
-            for (int i = 0; i < hk; i++) qh[i] *= scale;
-        }
-        for (int g = 0; g < hp->n_head_kv; g++) {
-            float *kh = st->k + (size_t)t * st->kd + (size_t)g * hk;
-            if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
-            rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
-            float *kc = k_head(st, hp, seq[t], l, g);
-            for (int d = 0; d < hk; d++) kc[attn_k_index(pos[t], d, hk)] = kh[d];
-            memcpy(v_head(st, hp, seq[t], l, g) + (size_t)pos[t] * hv, st->v + (size_t)t * st->vd + (size_t)g * hv,
-                   (size_t)hv * sizeof(float));
-        }
-    }
+    struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq, .fn = post_qkv_rows};
+    run_rows(pool, &rj);
     attention_tiles(st, hp, n_t, seq);
     struct attn_job job = {.m = m, .st = st, .layer = l, .pos = pos, .seq = seq};
     atomic_init(&job.next_item, 0);
     thread_pool_run_shared(pool, attention_worker, &job);
-    matmul(pool, &L->wo, st->att, n_t, st->xb, st->scratch);
-    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->xb[i];
+    matmul(pool, &L->wo, st->att, n_t, st->blk_out, st->scratch);
 }
 
+static void swiglu_rows_fn(struct rows_job *j, int t0, int t1) {
+    const size_t w = (size_t)j->width;
+    swiglu(j->st->hb + t0 * w, j->st->hb + t0 * w, j->st->hb2 + t0 * w, (int)((size_t)(t1 - t0) * w));
+}
+
+/* hb = silu(hb) · hb2 over n rows of w */
+static void swiglu_rows(const kumo_model *m, forward_state *st, thread_pool *pool, int n, int w) {
+    struct rows_job j = {.m = m, .st = st, .width = w, .n_t = n, .fn = swiglu_rows_fn};
+    run_rows(pool, &j);
+}
+
+/* xb holds the normed input rows; the FFN output lands in blk_out. */
 static void dense_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, const layer_weights *L, int n_t) {
     const model_hparams *hp = &m->hp;
     const matmul_task gate_up[2] = {
@@ -305,9 +386,8 @@ static void dense_ffn(const kumo_model *m, forward_state *st, thread_pool *pool,
         {.w = &L->ffn_up, .n_t = n_t, .y = st->hb2, .ldy = hp->n_ff},
     };
     matmul_batch(pool, st->xb, n_t, hp->n_embd, gate_up, 2, st->scratch);
-    swiglu(st->hb, st->hb, st->hb2, n_t * hp->n_ff);
-    matmul(pool, &L->ffn_down, st->hb, n_t, st->xb, st->scratch);
-    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->xb[i];
+    swiglu_rows(m, st, pool, n_t, hp->n_ff);
+    matmul(pool, &L->ffn_down, st->hb, n_t, st->blk_out, st->scratch);
 }
 
 /* Router: softmax over expert logits, the top-k (ties → lower expert id), optionally renormalised.
@@ -371,7 +451,7 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
     }
     matmul_batch(pool, st->xb, n_t, d, st->tasks, 2 * n_used, st->scratch);
     const int n_slots = n_t * ku;
-    swiglu(st->hb, st->hb, st->hb2, n_slots * f);
+    swiglu_rows(m, st, pool, n_slots, f);
     /* down products: expert e's slots are rows exp_offset[e].. of hb, results go to the same rows of
      * gather */
     n_used = 0;
@@ -384,17 +464,16 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
     }
     matmul_batch(pool, st->hb, n_slots, f, st->tasks, n_used, st->scratch);
     /* each entry sums its experts' outputs in expert order, whatever else is in the batch */
-    memset(st->moe_out, 0, (size_t)n_t * d * sizeof(float));
+    memset(st->blk_out, 0, (size_t)n_t * d * sizeof(float));
     for (int e = 0; e < ne; e++) {
         for (int32_t o = st->exp_offset[e]; o < st->exp_offset[e + 1]; o++) {
             const int32_t slot = st->exp_slots[o];
             const float w = st->route_w[slot];
-            float *out = st->moe_out + (size_t)(slot / ku) * d;
+            float *out = st->blk_out + (size_t)(slot / ku) * d;
             const float *y = st->gather + (size_t)o * d;
             for (int c = 0; c < d; c++) out[c] += w * y[c];
         }
     }
-    for (size_t i = 0; i < (size_t)n_t * d; i++) st->x[i] += st->moe_out[i];
 }
 
 void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const int32_t *token,
@@ -405,15 +484,16 @@ void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, in
         et->to_float((const uint8_t *)m->tok_embd.data + (size_t)token[t] * m->tok_embd.row_bytes,
                      st->x + (size_t)t * hp->n_embd, hp->n_embd);
     rope_tables(m, st, n_t, pos);
+    residual_norm(m, st, pool, n_t, NULL, m->layers[0].attn_norm);
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *L = &m->layers[l];
         attention_block(m, st, pool, l, n_t, pos, seq);
-        for (int t = 0; t < n_t; t++)
-            rms_norm(st->xb + (size_t)t * hp->n_embd, st->x + (size_t)t * hp->n_embd, L->ffn_norm, hp->n_embd,
-                     hp->rms_eps);
+        residual_norm(m, st, pool, n_t, st->blk_out, L->ffn_norm);
         if (hp->n_expert > 0) moe_ffn(m, st, pool, l, n_t);
         else dense_ffn(m, st, pool, L, n_t);
+        if (l + 1 < hp->n_layer) residual_norm(m, st, pool, n_t, st->blk_out, m->layers[l + 1].attn_norm);
     }
+    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->blk_out[i];
     int n_out = 0;
     for (int t = 0; t < n_t; t++) {
         if (!want[t]) continue;

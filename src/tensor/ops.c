@@ -1,11 +1,13 @@
 #include "tensor/ops.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "tensor/gemm.h"
+#include "tensor/ops_impl.h"
 #include "tensor/quant.h"
 
 /* ======================= matmul ======================= */
@@ -188,7 +190,7 @@ void matmul(thread_pool *pool, const kumo_matrix *w, const float *x, int n_t, fl
 
 /* ======================= small ops ======================= */
 
-void rms_norm(float *out, const float *x, const float *weight, int n, float eps) {
+static void rms_norm_portable(float *out, const float *x, const float *weight, int n, float eps) {
     double ss = 0.0;
     for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
     float scale = (float)(1.0 / sqrt(ss / n + eps));
@@ -196,6 +198,32 @@ void rms_norm(float *out, const float *x, const float *weight, int n, float eps)
         for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
     else
         for (int i = 0; i < n; i++) out[i] = x[i] * scale;
+}
+
+static void swiglu_portable(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+static pthread_once_t g_ops_once = PTHREAD_ONCE_INIT;
+static struct ops_kernels g_ops;
+
+static void choose_ops(void) {
+    g_ops.rms_norm = rms_norm_portable;
+    g_ops.swiglu = swiglu_portable;
+    if (strcmp(kumo_cpu_isa(), "avx512") == 0) ops_install_avx512(&g_ops);
+}
+
+void rms_norm(float *out, const float *x, const float *weight, int n, float eps) {
+    pthread_once(&g_ops_once, choose_ops);
+    g_ops.rms_norm(out, x, weight, n, eps);
+}
+
+void swiglu(float *out, const float *gate, const float *up, int n) {
+    pthread_once(&g_ops_once, choose_ops);
+    g_ops.swiglu(out, gate, up, n);
 }
 
 void rope_apply(float *head, int n_rot, const float *cs, int neox) {
@@ -221,11 +249,4 @@ void softmax_inplace(float *x, int n) {
     }
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
-void swiglu(float *out, const float *gate, const float *up, int n) {
-    for (int i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
-    }
 }

@@ -314,7 +314,7 @@ void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *co
         const int n_rows = (int)(w->n_out - r0 < GEMM_PANEL ? w->n_out - r0 : GEMM_PANEL);
         for (int t0 = 0; t0 < n_t; t0 += GEMM_MAX_T) {
             const int T = n_t - t0 < GEMM_MAX_T ? n_t - t0 : GEMM_MAX_T;
-            k(w, panel, act + t0, T, y + (size_t)t0 * ldy + r0, ldy, n_rows);
+            k(w, panel, act + t0, T, y + (size_t)t0 * ldy + r0, ldy, n_rows, w->data + (size_t)p1 * w->panel_bytes);
         }
     }
 }
@@ -339,7 +339,8 @@ static const uint8_t *block_body(const kumo_packed *w, const uint8_t *panel, int
 }
 
 static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+                            size_t ldy, int n_rows, const uint8_t *pf_end) {
+    (void)pf_end;
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -360,7 +361,8 @@ static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 }
 
 static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+                            size_t ldy, int n_rows, const uint8_t *pf_end) {
+    (void)pf_end;
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -387,7 +389,8 @@ static int pair_lo(uint32_t w) { return (int16_t)(w & 0xFFFF); }
 static int pair_hi(uint32_t w) { return (int16_t)(w >> 16); }
 
 static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+                            size_t ldy, int n_rows, const uint8_t *pf_end) {
+    (void)pf_end;
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -426,7 +429,8 @@ static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 }
 
 static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+                            size_t ldy, int n_rows, const uint8_t *pf_end) {
+    (void)pf_end;
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];

@@ -74,9 +74,11 @@ void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *co
 
 /* ---------- internal: per-instruction-set kernels (gemm.c, gemm_avx512.c, gemm_avx2.c) ---------- */
 
-/* One panel × T tokens (1 <= T <= GEMM_MAX_T): y[t * ldy + i] for the first n_rows rows. */
+/* One panel × T tokens (1 <= T <= GEMM_MAX_T): y[t * ldy + i] for the first n_rows rows. With few
+ * tokens a kernel is bound by memory and prefetches the packed data ahead of it, up to pf_end (the
+ * end of the panels its caller will go through next). */
 typedef void (*gemm_kernel_fn)(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,
-                               float *y, size_t ldy, int n_rows);
+                               float *y, size_t ldy, int n_rows, const uint8_t *pf_end);
 
 /* Kernels by ggml type for one instruction-set level (enum kumo_isa); entries may be NULL. */
 void gemm_kernels_portable(gemm_kernel_fn table[]);

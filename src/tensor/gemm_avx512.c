@@ -5,8 +5,8 @@
  *
  * Every (row, token) result goes through the same instructions whatever T is: per block an exact
  * integer sum (the order of integer additions does not matter), one float multiply of the two scales
- * and one fused multiply-add into the row's lane. Only the integer summation is split into more
- * chains for small T (latency), which cannot change a result. */
+ * and one fused multiply-add into the row's lane. Only the integer work is arranged differently for
+ * few tokens (Q6_K unpacking), which cannot change a result. */
 #include "tensor/gemm.h"
 #include "tensor/quant_impl.h"
 
@@ -50,27 +50,15 @@ AVX512 INLINE void prefetch_ahead(const uint8_t *p, int lines, const uint8_t *pf
         if (p + 64 * i < pf_end) _mm_prefetch((const char *)p + 64 * i, _MM_HINT_T1);
 }
 
-/* Σ_c dpbusd(w[c], 4 bytes of q at 4·stride_c...) over n words: the integer dot of 16 rows with one
- * token over 4n elements, starting from init. Word c of the activation is at q + off[c]. Few tokens
- * leave the FMA units idle on a single dependency chain, so they get four. */
-#define DOT_WORDS(out, init, wv, n, q, off, T)                                                     \
+/* Σ_c dpbusd(wv[c], 4 bytes of q at off(c)) over n words, from init: the integer dot of 16 rows with
+ * one token over 4n elements. One dependency chain: the out-of-order core overlaps the chains of
+ * neighbouring blocks (measured faster than splitting them). */
+#define DOT_WORDS(out, init, wv, n, q, off)                                                        \
     do {                                                                                           \
-        if ((T) <= 2) {                                                                            \
-            __m512i c0_ = (init), c1_ = _mm512_setzero_si512(), c2_ = c1_, c3_ = c1_;              \
-            UNROLL                                                                                 \
-            for (int c_ = 0; c_ < (n); c_ += 4) {                                                  \
-                c0_ = _mm512_dpbusd_epi32(c0_, wv[c_], bcast_word((q) + off(c_)));                 \
-                c1_ = _mm512_dpbusd_epi32(c1_, wv[c_ + 1], bcast_word((q) + off(c_ + 1)));         \
-                c2_ = _mm512_dpbusd_epi32(c2_, wv[c_ + 2], bcast_word((q) + off(c_ + 2)));         \
-                c3_ = _mm512_dpbusd_epi32(c3_, wv[c_ + 3], bcast_word((q) + off(c_ + 3)));         \
-            }                                                                                      \
-            (out) = _mm512_add_epi32(_mm512_add_epi32(c0_, c1_), _mm512_add_epi32(c2_, c3_));      \
-        } else {                                                                                   \
-            __m512i c0_ = (init);                                                                  \
-            UNROLL                                                                                              \
-            for (int c_ = 0; c_ < (n); c_++) c0_ = _mm512_dpbusd_epi32(c0_, wv[c_], bcast_word((q) + off(c_))); \
-            (out) = c0_;                                                                           \
-        }                                                                                          \
+        __m512i c0_ = (init);                                                                      \
+        UNROLL                                                                                     \
+        for (int c_ = 0; c_ < (n); c_++) c0_ = _mm512_dpbusd_epi32(c0_, wv[c_], bcast_word((q) + off(c_))); \
+        (out) = c0_;                                                                               \
     } while (0)
 
 /* ======================= Q8_0 ======================= */
@@ -101,7 +89,7 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
         UNROLL
         for (int t = 0; t < T; t++) {
             __m512i s;
-            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q8_0_OFF, T);
+            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q8_0_OFF);
             const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
         }
@@ -144,7 +132,7 @@ AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const u
         UNROLL
         for (int t = 0; t < T; t++) {
             __m512i s;
-            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF, T);
+            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
             const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
         }
@@ -198,7 +186,7 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
             UNROLL
             for (int t = 0; t < T; t++) {
                 __m512i d;
-                DOT_WORDS(d, _mm512_setzero_si512(), wv, 8, qa[t] + QK_K * b + 32 * j, Q4_K_OFF, T);
+                DOT_WORDS(d, _mm512_setzero_si512(), wv, 8, qa[t] + QK_K * b + 32 * j, Q4_K_OFF);
                 isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
             }
         }
@@ -279,7 +267,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                     for (int t = 0; t < T; t++) {
                         __m512i d;
                         DOT_WORDS(d, _mm512_setzero_si512(), u[tq], 4, qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g,
-                                  Q6_K_OFF, T);
+                                  Q6_K_OFF);
                         isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
                     }
                 }
@@ -308,7 +296,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 for (int t = 0; t < T; t++) {
                     __m512i d;
                     DOT_WORDS(d, _mm512_setzero_si512(), wv, 4, qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g,
-                              Q6_K_OFF, T);
+                              Q6_K_OFF);
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
                 }
             }

@@ -181,8 +181,8 @@ static void rope_tables(const kumo_model *m, forward_state *st, int n_t, const i
         float *cs = st->cs + (size_t)t * hp->n_rot;
         for (int i = 0; i < half; i++) {
             double a = (double)pos[t] * freq[i];
-            cs[2 * i] = (float)cos(a);
-            cs[2 * i + 1] = (float)sin(a);
+            cs[i] = (float)cos(a);
+            cs[half + i] = (float)sin(a);
         }
     }
 }

@@ -97,6 +97,7 @@ static pack_block_fn pack_fn(uint32_t type) {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static gemm_kernel_fn g_kernels[KUMO_ISA_COUNT][GGML_TYPE_COUNT];
 static int g_level;
+static gemm_quantize_fn g_quantize;
 
 static void init_kernels(void) {
     gemm_kernels_portable(g_kernels[KUMO_ISA_PORTABLE]);
@@ -110,6 +111,13 @@ static void init_kernels(void) {
     for (int lvl = 1; lvl < KUMO_ISA_COUNT; lvl++)
         for (int t = 0; t < GGML_TYPE_COUNT; t++)
             if (!g_kernels[lvl][t]) g_kernels[lvl][t] = g_kernels[lvl - 1][t];
+    g_quantize = gemm_quantize_row_ref;
+    if (g_level == KUMO_ISA_AVX512 && gemm_quantize_avx512()) g_quantize = gemm_quantize_avx512();
+}
+
+void gemm_quantize_row(int act, const float *x, int64_t n_in, void *dst) {
+    pthread_once(&g_once, init_kernels);
+    g_quantize(act, x, n_in, dst);
 }
 
 gemm_kernel_fn gemm_kernel(uint32_t type) {
@@ -261,7 +269,7 @@ size_t gemm_act_row_bytes(int act, int64_t n_in) {
 
 static uint32_t pair16(int lo, int hi) { return (uint16_t)(int16_t)lo | (uint32_t)(uint16_t)(int16_t)hi << 16; }
 
-void gemm_quantize_row(int act, const float *x, int64_t n_in, void *dst) {
+void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
     int8_t *qs = dst;
     if (act == GEMM_ACT_Q8_32) {
         const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_0)->from_float;

@@ -64,8 +64,11 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e);
 
 /* Bytes of one activation row of n_in elements in format act (a multiple of 64). */
 size_t gemm_act_row_bytes(int act, int64_t n_in);
-/* Quantizes one row of n_in floats into format act. */
+/* Quantizes one row of n_in floats into format act (the fastest version for the selected
+ * instruction set; every version writes the same bytes). */
 void gemm_quantize_row(int act, const float *x, int64_t n_in, void *dst);
+/* The version built on the type kernels of quant.h, for tests. */
+void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst);
 
 /* y[t * ldy + r - r0] for rows r of panels [p0, p1) of matrix w and tokens t < n_t (any count),
  * activation row t at act[t] (GEMM rows of w->act). Rows past w->n_out are not written. */
@@ -84,6 +87,8 @@ typedef void (*gemm_kernel_fn)(const kumo_packed *w, const uint8_t *panel, const
 void gemm_kernels_portable(gemm_kernel_fn table[]);
 void gemm_kernels_avx2(gemm_kernel_fn table[]);
 void gemm_kernels_avx512(gemm_kernel_fn table[]);
+typedef void (*gemm_quantize_fn)(int act, const float *x, int64_t n_in, void *dst);
+gemm_quantize_fn gemm_quantize_avx512(void); /* NULL when not built for x86-64 */
 /* The kernel the dispatch chose for a type (NULL: not packable). */
 gemm_kernel_fn gemm_kernel(uint32_t type);
 /* The kernel of a given level, for tests (NULL if the CPU lacks the level or it has none). */

@@ -326,6 +326,90 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
 
+/* ======================= activation rows ======================= */
+
+/* The same quants as the Q8_0 / Q8_K activation quantizers (quant_avx512.c, byte for byte), written
+ * straight into GEMM rows with their block sums. */
+
+AVX512 static void quantize_q8_32(const float *x, int64_t n, uint8_t *dst) {
+    const int64_t nb = n / QK8_0;
+    float *d = (float *)(dst + n);
+    int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb;
+    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+    for (int64_t b = 0; b < nb; b++, x += QK8_0) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        d[b] = kumo_half_to_float(kumo_float_to_half(amax / 127.0f));
+        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), lo), hi);
+        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)), lo), hi);
+        _mm_storeu_si128((__m128i *)(dst + QK8_0 * b), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(dst + QK8_0 * b + 16), _mm512_cvtepi32_epi8(q1));
+        const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        c128[b] = -128 * sum;
+        c8[b] = -8 * sum;
+    }
+}
+
+static uint32_t pair16(int lo, int hi) { return (uint16_t)(int16_t)lo | (uint32_t)(uint16_t)(int16_t)hi << 16; }
+
+AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
+    const int64_t nb = n / QK_K;
+    float *d = (float *)(dst + n);
+    uint32_t *mp = (uint32_t *)(d + nb), *bp = mp + 4 * nb;
+    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+    for (int64_t b = 0; b < nb; b++, x += QK_K) {
+        int8_t *qs = (int8_t *)dst + QK_K * b;
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0.0f) {
+            memset(qs, 0, QK_K);
+            d[b] = 0.0f;
+            memset(mp + 4 * b, 0, 16);
+            memset(bp + 8 * b, 0, 32);
+            continue;
+        }
+        /* the scale's sign comes from the first element of largest magnitude */
+        const __m512 am = _mm512_set1_ps(amax);
+        int first = 0;
+        for (int j = 0; j < QK_K; j += 16) {
+            const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), am, _CMP_EQ_OQ);
+            if (hit) {
+                first = j + __builtin_ctz((unsigned)hit);
+                break;
+            }
+        }
+        const float iscale = -127.0f / x[first];
+        const __m512 is = _mm512_set1_ps(iscale);
+        int bs[16];
+        for (int j = 0; j < QK_K; j += 16) {
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), is));
+            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            _mm_storeu_si128((__m128i *)(qs + j), _mm512_cvtepi32_epi8(q));
+            bs[j / 16] = _mm512_reduce_add_epi32(q);
+        }
+        d[b] = 1.0f / iscale;
+        int a[8];
+        for (int j = 0; j < 8; j++) a[j] = bs[2 * j] + bs[2 * j + 1];
+        mp[4 * b + 0] = pair16(a[0], a[2]);
+        mp[4 * b + 1] = pair16(a[1], a[3]);
+        mp[4 * b + 2] = pair16(a[4], a[6]);
+        mp[4 * b + 3] = pair16(a[5], a[7]);
+        for (int q = 0; q < 4; q++) {
+            bp[8 * b + 2 * q] = pair16(bs[4 * q], bs[4 * q + 2]);
+            bp[8 * b + 2 * q + 1] = pair16(bs[4 * q + 1], bs[4 * q + 3]);
+        }
+    }
+}
+
+AVX512 static void quantize_row_avx512(int act, const float *x, int64_t n_in, void *dst) {
+    if (act == GEMM_ACT_Q8_32) quantize_q8_32(x, n_in, dst);
+    else quantize_q8_256(x, n_in, dst);
+}
+
+gemm_quantize_fn gemm_quantize_avx512(void) { return quantize_row_avx512; }
+
 /* One entry point per type: T becomes a constant in each specialised copy of the tile. */
 #define KERNEL_FOR(name, tile)                                                                       \
     AVX512 static void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, \
@@ -357,5 +441,7 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) {
 #else
 
 void gemm_kernels_avx512(gemm_kernel_fn table[]) { (void)table; }
+
+gemm_quantize_fn gemm_quantize_avx512(void) { return 0; }
 
 #endif

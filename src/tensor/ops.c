@@ -211,12 +211,24 @@ static void swiglu_portable(float *out, const float *gate, const float *up, int 
     }
 }
 
+static void rope_portable(float *head, int n_rot, const float *cs, int neox) {
+    const int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+        const float c = cs[i], s = cs[half + i];
+        const float x0 = head[a], x1 = head[b];
+        head[a] = x0 * c - x1 * s;
+        head[b] = x0 * s + x1 * c;
+    }
+}
+
 static pthread_once_t g_ops_once = PTHREAD_ONCE_INIT;
 static struct ops_kernels g_ops;
 
 static void choose_ops(void) {
     g_ops.rms_norm = rms_norm_portable;
     g_ops.swiglu = swiglu_portable;
+    g_ops.rope = rope_portable;
     if (strcmp(kumo_cpu_isa(), "avx512") == 0) ops_install_avx512(&g_ops);
 }
 
@@ -231,15 +243,8 @@ void swiglu(float *out, const float *gate, const float *up, int n) {
 }
 
 void rope_apply(float *head, int n_rot, const float *cs, int neox) {
-    int half = n_rot / 2;
-    for (int i = 0; i < half; i++) {
-        int a = neox ? i : 2 * i;
-        int b = neox ? i + half : 2 * i + 1;
-        float c = cs[2 * i], s = cs[2 * i + 1];
-        float x0 = head[a], x1 = head[b];
-        head[a] = x0 * c - x1 * s;
-        head[b] = x0 * s + x1 * c;
-    }
+    pthread_once(&g_ops_once, choose_ops);
+    g_ops.rope(head, n_rot, cs, neox);
 }
 
 void softmax_inplace(float *x, int n) {

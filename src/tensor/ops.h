@@ -51,7 +51,7 @@ void matmul_batch(thread_pool *pool, const float *x, int n_x, int64_t n_in, cons
 void rms_norm(float *out, const float *x, const float *weight, int n, float eps);
 
 /* Rotates pairs of a head vector in place: `neox` pairs element i with i + n_rot/2, otherwise
- * adjacent pairs (2i, 2i+1). cs holds cos,sin interleaved for each of the n_rot/2 pairs. */
+ * adjacent pairs (2i, 2i+1). cs holds the cosines of the n_rot/2 pair angles, then their sines. */
 void rope_apply(float *head, int n_rot, const float *cs, int neox);
 
 void softmax_inplace(float *x, int n);

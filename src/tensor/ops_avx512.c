@@ -48,9 +48,40 @@ AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up,
     }
 }
 
+/* x0·c - x1·s and x0·s + x1·c with the same roundings as the portable version (no fused ops). */
+AVX512 static void rope_avx512(float *head, int n_rot, const float *cs, int neox) {
+    const int half = n_rot / 2;
+    if (neox) {
+        for (int i = 0; i < half; i += 16) {
+            const __mmask16 k = tail_mask(half - i);
+            const __m512 c = _mm512_maskz_loadu_ps(k, cs + i), s = _mm512_maskz_loadu_ps(k, cs + half + i);
+            const __m512 x0 = _mm512_maskz_loadu_ps(k, head + i), x1 = _mm512_maskz_loadu_ps(k, head + half + i);
+            _mm512_mask_storeu_ps(head + i, k, _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s)));
+            _mm512_mask_storeu_ps(head + half + i, k, _mm512_add_ps(_mm512_mul_ps(x0, s), _mm512_mul_ps(x1, c)));
+        }
+        return;
+    }
+    /* adjacent pairs: 8 pairs per vector; (c, c) and (-s, s) per pair against x and x pair-swapped */
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __mmask16 odd = 0xAAAA;
+    for (int i = 0; i < half; i += 8) {
+        const int np = half - i < 8 ? half - i : 8;
+        const __mmask16 k2 = tail_mask(2 * np), k1 = tail_mask(np);
+        const __m512 c = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps(k1, cs + i));
+        const __m512 s = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps(k1, cs + half + i));
+        const __m512 x = _mm512_maskz_loadu_ps(k2, head + 2 * i);
+        const __m512 xs = _mm512_permute_ps(x, 0xB1); /* (x1, x0) per pair */
+        /* even lanes: x0·c - x1·s; odd lanes: x1·c + x0·s */
+        const __m512 xc = _mm512_mul_ps(x, c), ys = _mm512_mul_ps(xs, s);
+        const __m512 r = _mm512_mask_add_ps(_mm512_sub_ps(xc, ys), odd, ys, xc);
+        _mm512_mask_storeu_ps(head + 2 * i, k2, r);
+    }
+}
+
 void ops_install_avx512(struct ops_kernels *k) {
     k->rms_norm = rms_norm_avx512;
     k->swiglu = swiglu_avx512;
+    k->rope = rope_avx512;
 }
 
 #else

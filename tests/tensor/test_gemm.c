@@ -241,6 +241,31 @@ static void batch_rows_threads_exact(void **state) {
     free(x);
 }
 
+/* The fast activation quantizers write exactly the bytes of the reference ones, including rows with
+ * zero blocks and ties for the largest magnitude. */
+static void quantize_rows_identical(void **state) {
+    (void)state;
+    const int64_t n = 1024;
+    float *x = random_acts(n, 4, 77);
+    for (int64_t i = 256; i < 512; i++) x[i] = 0.0f;          /* a zero Q8_K block, eight zero Q8_0 blocks */
+    x[600] = 50.0f;                                           /* ties of opposite sign */
+    x[601] = -50.0f;
+    for (int act = 0; act < GEMM_ACT_COUNT; act++) {
+        const size_t rb = gemm_act_row_bytes(act, n);
+        uint8_t *a = calloc(1, rb), *b = calloc(1, rb);
+        for (int r = 0; r < 4; r++) {
+            memset(a, 0, rb);
+            memset(b, 0, rb);
+            gemm_quantize_row(act, x + (size_t)r * n, n, a);
+            gemm_quantize_row_ref(act, x + (size_t)r * n, n, b);
+            assert_memory_equal(a, b, rb);
+        }
+        free(a);
+        free(b);
+    }
+    free(x);
+}
+
 /* The barrier really waits for everyone: each worker's write before it is seen by all after it. */
 struct barrier_job {
     thread_pool *pool;
@@ -279,6 +304,7 @@ int main(void) {
         cmocka_unit_test(stacked_slices),
         cmocka_unit_test(batch_rows_threads_exact),
         cmocka_unit_test(pool_barrier),
+        cmocka_unit_test(quantize_rows_identical),
     };
     return cmocka_run_group_tests_name("tensor_gemm", tests, NULL, NULL);
 }

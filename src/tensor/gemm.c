@@ -15,12 +15,12 @@
 
 /* Header (fp16 scales) and body bytes of one block of a whole panel: together GEMM_PANEL rows'
  * worth of the type's blocks, so packed and original sizes are equal. */
-static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body) {
+static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *group) {
     switch (type) {
-    case GGML_TYPE_Q8_0: *hdr = 32; *body = 512; return true;
-    case GGML_TYPE_Q4_0: *hdr = 32; *body = 256; return true;
-    case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; return true;
-    case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; return true;
+    case GGML_TYPE_Q8_0: *hdr = 32; *body = 512; *group = 2; return true;
+    case GGML_TYPE_Q4_0: *hdr = 32; *body = 256; *group = 2; return true;
+    case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; *group = 1; return true;
+    case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; *group = 2; return true;
     default: return false;
     }
 }
@@ -70,14 +70,14 @@ static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 192, lane, b->qs, 32, 0);
 }
 
-/* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales as 4 groups of 64 bytes, the 128 bytes
- * of ql as 32 groups, the 64 bytes of qh as 16 groups. */
+/* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales as 4 groups of 64 bytes, then the 32
+ * word groups of ql and the 16 of qh interleaved as gemm_q6k_ql_at / gemm_q6k_qh_at place them. */
 static void pack_q6_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
     const block_q6_K *b = row_block;
     put_half(hdr, lane, b->d);
     scatter_words(body, lane, (const uint8_t *)b->scales, 4, 0);
-    scatter_words(body + 256, lane, b->ql, 32, 0);
-    scatter_words(body + 2304, lane, b->qh, 16, 0);
+    for (int q = 0; q < 32; q++) scatter_words(body + gemm_q6k_ql_at(q), lane, b->ql + 4 * q, 1, 0);
+    for (int k = 0; k < 16; k++) scatter_words(body + gemm_q6k_qh_at(k), lane, b->qh + 4 * k, 1, 0);
 }
 
 typedef void (*pack_block_fn)(uint8_t *hdr, uint8_t *body, int lane, const void *row_block);
@@ -186,8 +186,8 @@ static void pack_range(const struct pack_job *j) {
             if (r >= p->n_out) break;
             const uint8_t *row = j->src + (size_t)(e * p->n_out + r) * j->row_bytes;
             for (int64_t b = 0; b < p->n_blocks; b++)
-                j->fn(dst + (size_t)b * p->hdr_bytes, dst + (size_t)p->n_blocks * p->hdr_bytes + (size_t)b * p->body_bytes,
-                      lane, row + (size_t)b * j->src_block);
+                j->fn(dst + (gemm_block_hdr(p, dst, b) - dst), dst + (gemm_block_body(p, dst, b) - dst), lane,
+                      row + (size_t)b * j->src_block);
         }
     }
 }
@@ -209,9 +209,11 @@ kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mat
     p->n_in = n_in;
     p->n_out = n_out;
     p->n_blocks = n_in / bs;
-    panel_block_bytes(type, &p->hdr_bytes, &p->body_bytes);
+    panel_block_bytes(type, &p->hdr_bytes, &p->body_bytes, &p->group);
     p->n_panels = (n_out + GEMM_PANEL - 1) / GEMM_PANEL;
-    p->panel_bytes = (size_t)p->n_blocks * (p->hdr_bytes + p->body_bytes);
+    const int64_t full = p->n_blocks / p->group, rest = p->n_blocks % p->group;
+    p->panel_bytes = (size_t)full * (size_t)p->group * (p->hdr_bytes + p->body_bytes);
+    if (rest) p->panel_bytes += (size_t)p->group * p->hdr_bytes + (size_t)rest * p->body_bytes;
     p->n_mats = n_mats;
     p->data = alloc_packed((size_t)(n_mats * p->n_panels) * p->panel_bytes, &p->alloc_bytes);
     if (!p->data) {
@@ -322,7 +324,7 @@ void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *co
         const int n_rows = (int)(w->n_out - r0 < GEMM_PANEL ? w->n_out - r0 : GEMM_PANEL);
         for (int t0 = 0; t0 < n_t; t0 += GEMM_MAX_T) {
             const int T = n_t - t0 < GEMM_MAX_T ? n_t - t0 : GEMM_MAX_T;
-            k(w, panel, act + t0, T, y + (size_t)t0 * ldy + r0, ldy, n_rows, w->data + (size_t)p1 * w->panel_bytes);
+            k(w, panel, act + t0, T, y + (size_t)t0 * ldy + r0, ldy, n_rows);
         }
     }
 }
@@ -339,16 +341,15 @@ static float hdr_half(const uint8_t *hdr, int lane) {
 }
 
 static const uint8_t *block_hdr(const kumo_packed *w, const uint8_t *panel, int64_t b) {
-    return panel + (size_t)b * w->hdr_bytes;
+    return gemm_block_hdr(w, panel, b);
 }
 
 static const uint8_t *block_body(const kumo_packed *w, const uint8_t *panel, int64_t b) {
-    return panel + (size_t)w->n_blocks * w->hdr_bytes + (size_t)b * w->body_bytes;
+    return gemm_block_body(w, panel, b);
 }
 
 static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows, const uint8_t *pf_end) {
-    (void)pf_end;
+                            size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -369,8 +370,7 @@ static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 }
 
 static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows, const uint8_t *pf_end) {
-    (void)pf_end;
+                            size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -397,8 +397,7 @@ static int pair_lo(uint32_t w) { return (int16_t)(w & 0xFFFF); }
 static int pair_hi(uint32_t w) { return (int16_t)(w >> 16); }
 
 static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows, const uint8_t *pf_end) {
-    (void)pf_end;
+                            size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -437,8 +436,7 @@ static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 }
 
 static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows, const uint8_t *pf_end) {
-    (void)pf_end;
+                            size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -466,8 +464,8 @@ static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
                         const int l0 = 16 * g + 4 * c;
                         const int qlw = (64 * h + 32 * (tq & 1) + l0) / 4, qhw = (32 * h + l0) / 4;
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t ql = body[256 + 64 * qlw + 4 * i + e];
-                            const uint8_t qh = body[2304 + 64 * qhw + 4 * i + e];
+                            const uint8_t ql = body[gemm_q6k_ql_at(qlw) + 4 * i + e];
+                            const uint8_t qh = body[gemm_q6k_qh_at(qhw) + 4 * i + e];
                             const int u = ((ql >> (4 * (tq >> 1))) & 0xF) | (((qh >> (2 * tq)) & 3) << 4);
                             s += u * q[128 * h + 32 * tq + l0 + e];
                         }

@@ -6,9 +6,11 @@
  * every row sits side by side: 4 bytes of row 0, 4 bytes of row 1, ... — so one 64-byte load holds
  * 4 consecutive quants of 16 rows, and one vpdpbusd against 4 broadcast activation bytes advances
  * 16 dot products at once, with each row's sum in its own 32-bit lane (no horizontal sums). A
- * packed matrix is exactly as large as the original. A panel starts with the fp16 block scales of
- * all its blocks (the "headers"), then the block bodies, so that with an even number of blocks every
- * body group is 64-byte aligned; the body layouts are documented at each pack_* function in gemm.c.
+ * packed matrix is as large as the original (but for 32 bytes per panel when a row has an odd
+ * number of 32-blocks). Blocks are stored in groups of one or two: the group's fp16 block scales
+ * (the "headers", 64 bytes), then its block bodies, so every load is 64-byte aligned and a panel is
+ * read front to back in one stream (a hardware prefetcher loses track of two interleaved streams).
+ * The body layouts are documented at each pack_* function in gemm.c.
  *
  * Activations. Before a product, each activation row is quantized once into a "GEMM row": the int8
  * quants as the reference engine makes them (Q8_0 blocks of 32 or Q8_K blocks of 256), the block
@@ -42,10 +44,11 @@ typedef struct kumo_packed {
     int act;                  /* enum gemm_act the kernels take */
     int64_t n_in, n_out;      /* of one matrix */
     int64_t n_blocks;         /* blocks along a row */
-    size_t hdr_bytes;         /* per block: the rows' fp16 scales, at panel + b * hdr_bytes */
-    size_t body_bytes;        /* per block: the rest, at panel + n_blocks * hdr_bytes + b * body_bytes */
+    size_t hdr_bytes;         /* per block: the rows' fp16 scales (gemm_block_hdr) */
+    size_t body_bytes;        /* per block: the rest (gemm_block_body) */
+    int group;                /* blocks per group */
     int64_t n_panels;         /* of one matrix: ceil(n_out / GEMM_PANEL) */
-    size_t panel_bytes;       /* n_blocks * (hdr_bytes + body_bytes) */
+    size_t panel_bytes;
     int64_t n_mats;           /* stacked matrices (experts); matrix e starts at panel e * n_panels */
     uint8_t *data;            /* n_mats * n_panels panels */
     size_t alloc_bytes;
@@ -78,10 +81,10 @@ void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *co
 /* ---------- internal: per-instruction-set kernels (gemm.c, gemm_avx512.c, gemm_avx2.c) ---------- */
 
 /* One panel × T tokens (1 <= T <= GEMM_MAX_T): y[t * ldy + i] for the first n_rows rows. With few
- * tokens a kernel is bound by memory and prefetches the packed data ahead of it, up to pf_end (the
- * end of the panels its caller will go through next). */
+ * tokens a kernel is bound by memory; it reads the panel front to back and leaves the prefetching to
+ * the hardware (software prefetches measured slower on this layout). */
 typedef void (*gemm_kernel_fn)(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,
-                               float *y, size_t ldy, int n_rows, const uint8_t *pf_end);
+                               float *y, size_t ldy, int n_rows);
 
 /* Kernels by ggml type for one instruction-set level (enum kumo_isa); entries may be NULL. */
 void gemm_kernels_portable(gemm_kernel_fn table[]);
@@ -93,6 +96,30 @@ gemm_quantize_fn gemm_quantize_avx512(void); /* NULL when not built for x86-64 *
 gemm_kernel_fn gemm_kernel(uint32_t type);
 /* The kernel of a given level, for tests (NULL if the CPU lacks the level or it has none). */
 gemm_kernel_fn gemm_kernel_isa(uint32_t type, int isa);
+
+/* Where block b of a panel keeps its header and body. */
+static inline const uint8_t *gemm_block_hdr(const kumo_packed *w, const uint8_t *panel, int64_t b) {
+    return panel + (size_t)(b / w->group) * (size_t)w->group * (w->hdr_bytes + w->body_bytes) +
+           (size_t)(b % w->group) * w->hdr_bytes;
+}
+
+static inline const uint8_t *gemm_block_body(const kumo_packed *w, const uint8_t *panel, int64_t b) {
+    return panel + (size_t)(b / w->group) * (size_t)w->group * (w->hdr_bytes + w->body_bytes) +
+           (size_t)w->group * w->hdr_bytes + (size_t)(b % w->group) * w->body_bytes;
+}
+
+/* Q6_K body: 4 groups of scales, then the ql and qh word groups in the order the one-token kernel
+ * reads them (one stream): for each quarter (half h, 16-element part g) and word c, ql word
+ * 16h+4g+c, ql word 16h+8+4g+c, qh word 8h+4g+c. Offsets of ql word q (0-31), qh word k (0-15): */
+static inline size_t gemm_q6k_ql_at(int q) {
+    const int h = q / 16, half1 = (q % 16) / 8, g = (q % 8) / 4, c = q % 4;
+    return 256 + (size_t)(((2 * h + g) * 4 + c) * 3 + half1) * 64;
+}
+
+static inline size_t gemm_q6k_qh_at(int k) {
+    const int h = k / 8, g = (k % 8) / 4, c = k % 4;
+    return 256 + (size_t)(((2 * h + g) * 4 + c) * 3 + 2) * 64;
+}
 
 /* Activation row layout, shared by the kernels. */
 static inline const float *gemm_act_d(const uint8_t *row, int64_t n_in) { return (const float *)(row + n_in); }

@@ -38,18 +38,6 @@ AVX512 INLINE void store_rows(float *y, __m512 v, int n_rows) {
     else _mm512_mask_storeu_ps(y, (__mmask16)((1u << n_rows) - 1), v);
 }
 
-/* GEMV (one or two tokens) streams the weights from memory once, with too little work per byte for
- * the out-of-order window to keep enough loads in flight: so each block asks for the bytes PF_DIST
- * ahead into L2 (whose miss queue is deeper than L1's), never past the caller's pf_end. */
-#define PF_DIST 8192
-
-AVX512 INLINE void prefetch_ahead(const uint8_t *p, int lines, const uint8_t *pf_end) {
-    p += PF_DIST;
-    UNROLL
-    for (int i = 0; i < lines; i++)
-        if (p + 64 * i < pf_end) _mm_prefetch((const char *)p + 64 * i, _MM_HINT_T1);
-}
-
 /* Σ_c dpbusd(wv[c], 4 bytes of q at off(c)) over n words, from init: the integer dot of 16 rows with
  * one token over 4n elements. One dependency chain: the out-of-order core overlaps the chains of
  * neighbouring blocks (measured faster than splitting them). */
@@ -65,10 +53,24 @@ AVX512 INLINE void prefetch_ahead(const uint8_t *p, int lines, const uint8_t *pf
 
 #define Q8_0_OFF(c) (4 * (c))
 
+AVX512 INLINE void q8_0_block(const int T, const uint8_t *hdr, const uint8_t *body, int64_t b,
+                              const int8_t *const *qa, const float *const *da, const int32_t *const *ca, __m512 *acc) {
+    const __m512 dw = load_halves(hdr);
+    __m512i wv[8];
+    UNROLL
+    for (int k = 0; k < 8; k++) wv[k] = _mm512_loadu_si512(body + 64 * k);
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        __m512i s;
+        DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q8_0_OFF);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
+    }
+}
+
 AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows, const uint8_t *pf_end) {
+                             float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const uint8_t *body = panel + (size_t)nb * 32;
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -80,20 +82,13 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
         da[t] = gemm_act_d(act[t], n_in);
         ca[t] = (const int32_t *)(da[t] + nb);
     }
-    for (int64_t b = 0; b < nb; b++, body += 512) {
-        if (T <= 2) prefetch_ahead(body, 8, pf_end);
-        const __m512 dw = load_halves(panel + 32 * b);
-        __m512i wv[8];
-        UNROLL
-        for (int k = 0; k < 8; k++) wv[k] = _mm512_loadu_si512(body + 64 * k);
-        UNROLL
-        for (int t = 0; t < T; t++) {
-            __m512i s;
-            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q8_0_OFF);
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
-        }
+    /* groups of two blocks: 64 bytes of headers, then the two 512-byte bodies */
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, panel += 1088) {
+        q8_0_block(T, panel, panel + 64, b, qa, da, ca, acc);
+        q8_0_block(T, panel + 32, panel + 576, b + 1, qa, da, ca, acc);
     }
+    if (b < nb) q8_0_block(T, panel, panel + 64, b, qa, da, ca, acc);
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
@@ -103,10 +98,28 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
 /* unpacked word c < 4: low nibbles = elements 4c..; c >= 4: high nibbles = elements 16 + 4(c-4).. */
 #define Q4_0_OFF(c) ((c) < 4 ? 4 * (c) : 16 + 4 * ((c) - 4))
 
+AVX512 INLINE void q4_0_block(const int T, const uint8_t *hdr, const uint8_t *body, int64_t b, __m512i m4,
+                              const int8_t *const *qa, const float *const *da, const int32_t *const *ca, __m512 *acc) {
+    const __m512 dw = load_halves(hdr);
+    __m512i wv[8];
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        const __m512i v = _mm512_loadu_si512(body + 64 * k);
+        wv[k] = _mm512_and_si512(v, m4);
+        wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        __m512i s;
+        DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
+    }
+}
+
 AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows, const uint8_t *pf_end) {
+                             float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const uint8_t *body = panel + (size_t)nb * 32;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
@@ -119,24 +132,13 @@ AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const u
         da[t] = gemm_act_d(act[t], n_in);
         ca[t] = (const int32_t *)(da[t] + nb) + nb;
     }
-    for (int64_t b = 0; b < nb; b++, body += 256) {
-        if (T <= 2) prefetch_ahead(body, 4, pf_end);
-        const __m512 dw = load_halves(panel + 32 * b);
-        __m512i wv[8];
-        UNROLL
-        for (int k = 0; k < 4; k++) {
-            const __m512i v = _mm512_loadu_si512(body + 64 * k);
-            wv[k] = _mm512_and_si512(v, m4);
-            wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        }
-        UNROLL
-        for (int t = 0; t < T; t++) {
-            __m512i s;
-            DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
-        }
+    /* groups of two blocks: 64 bytes of headers, then the two 256-byte bodies */
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, panel += 576) {
+        q4_0_block(T, panel, panel + 64, b, m4, qa, da, ca, acc);
+        q4_0_block(T, panel + 32, panel + 320, b + 1, m4, qa, da, ca, acc);
     }
+    if (b < nb) q4_0_block(T, panel, panel + 64, b, m4, qa, da, ca, acc);
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
@@ -146,9 +148,8 @@ AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const u
 #define Q4_K_OFF(c) (4 * (c))
 
 AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows, const uint8_t *pf_end) {
+                             float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const uint8_t *body = panel + (size_t)nb * 64;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m2 = _mm512_set1_epi8(0x03);
     const __m512i lo_bytes = _mm512_set1_epi32(0x00FF00FF), byte0 = _mm512_set1_epi32(0xFF);
     __m512 acc[GEMM_MAX_T];
@@ -162,8 +163,9 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         da[t] = gemm_act_d(act[t], n_in);
         mp[t] = (const int32_t *)(da[t] + nb);
     }
-    for (int64_t b = 0; b < nb; b++, body += 2240) {
-        /* no software prefetch: measured slower here, the hardware prefetcher follows this pattern */
+    for (int64_t b = 0; b < nb; b++) {
+        /* one block per group: 64 bytes of headers (d, dmin), then the 2240-byte body */
+        const uint8_t *hdr = panel + (size_t)b * 2304, *body = hdr + 64;
         /* the 6-bit scales of sub-blocks 0-3 and 4-7, one byte each, per row lane (kumo_k4_scales) */
         const __m512i w0 = _mm512_loadu_si512(body), w2 = _mm512_loadu_si512(body + 128);
         const __m512i s03 = _mm512_and_si512(w0, m6);
@@ -197,7 +199,7 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4));
         const __m512i mp0 = _mm512_and_si512(m03, lo_bytes), mp1 = _mm512_and_si512(_mm512_srli_epi32(m03, 8), lo_bytes);
         const __m512i mp2 = _mm512_and_si512(m47, lo_bytes), mp3 = _mm512_and_si512(_mm512_srli_epi32(m47, 8), lo_bytes);
-        const __m512 dw = load_halves(panel + 64 * b), dmw = load_halves(panel + 64 * b + 32);
+        const __m512 dw = load_halves(hdr), dmw = load_halves(hdr + 32);
         UNROLL
         for (int t = 0; t < T; t++) {
             const int32_t *m = mp[t] + 4 * b;
@@ -219,9 +221,8 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
 #define Q6_K_OFF(c) (4 * (c))
 
 AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows, const uint8_t *pf_end) {
+                             float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const uint8_t *body = panel + (size_t)nb * 32;
     const __m512i lo_nib = _mm512_set1_epi8(0x0F), m33 = _mm512_set1_epi8(0x33), mcc = _mm512_set1_epi8((char)0xCC);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
@@ -234,8 +235,9 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         da[t] = gemm_act_d(act[t], n_in);
         bp[t] = (const int32_t *)(da[t] + nb) + 4 * nb;
     }
-    for (int64_t b = 0; b < nb; b++, body += 3328) {
-        if (T <= 2) prefetch_ahead(body, 52, pf_end);
+    for (int64_t b = 0; b < nb; b++) {
+        /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
+        const uint8_t *grp = panel + (size_t)(b >> 1) * 6720, *body = grp + 64 + (b & 1) * 3328;
         __m512i isum[GEMM_MAX_T];
         UNROLL
         for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
@@ -250,9 +252,9 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 __m512i u[4][4];
                 UNROLL
                 for (int c = 0; c < 4; c++) {
-                    const __m512i ql0 = _mm512_loadu_si512(body + 256 + 64 * (16 * h + 4 * g + c));
-                    const __m512i ql1 = _mm512_loadu_si512(body + 256 + 64 * (16 * h + 8 + 4 * g + c));
-                    const __m512i qh = _mm512_loadu_si512(body + 2304 + 64 * (8 * h + 4 * g + c));
+                    const __m512i ql0 = _mm512_loadu_si512(body + gemm_q6k_ql_at(16 * h + 4 * g + c));
+                    const __m512i ql1 = _mm512_loadu_si512(body + gemm_q6k_ql_at(16 * h + 8 + 4 * g + c));
+                    const __m512i qh = _mm512_loadu_si512(body + gemm_q6k_qh_at(8 * h + 4 * g + c));
                     const __m512i m = _mm512_and_si512(qh, m33), mc = _mm512_and_si512(qh, mcc);
                     u[0][c] = _mm512_ternarylogic_epi32(ql0, _mm512_slli_epi16(m, 4), lo_nib, 0xE4);
                     u[1][c] = _mm512_ternarylogic_epi32(ql1, _mm512_slli_epi16(mc, 2), lo_nib, 0xE4);
@@ -282,8 +284,8 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 UNROLL
                 for (int c = 0; c < 4; c++) {
                     const int qlw = 16 * h + 8 * (tq & 1) + 4 * g + c, qhw = 8 * h + 4 * g + c;
-                    __m512i lo = _mm512_loadu_si512(body + 256 + 64 * qlw);
-                    const __m512i qh = _mm512_loadu_si512(body + 2304 + 64 * qhw);
+                    __m512i lo = _mm512_loadu_si512(body + gemm_q6k_ql_at(qlw));
+                    const __m512i qh = _mm512_loadu_si512(body + gemm_q6k_qh_at(qhw));
                     if (tq >= 2) lo = _mm512_srli_epi16(lo, 4);
                     __m512i hi; /* the two high bits moved to bits 4-5 of each byte, bits 6-7 clear */
                     if (tq == 0) hi = _mm512_slli_epi16(_mm512_and_si512(qh, m33), 4);
@@ -308,7 +310,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
             ev[q] = _mm512_srai_epi16(_mm512_slli_epi16(sw[q], 8), 8);
             od[q] = _mm512_srai_epi16(sw[q], 8);
         }
-        const __m512 dw = load_halves(panel + 32 * b);
+        const __m512 dw = load_halves(grp + (b & 1) * 32);
         UNROLL
         for (int t = 0; t < T; t++) {
             const int32_t *p = bp[t] + 8 * b;
@@ -413,16 +415,16 @@ gemm_quantize_fn gemm_quantize_avx512(void) { return quantize_row_avx512; }
 /* One entry point per type: T becomes a constant in each specialised copy of the tile. */
 #define KERNEL_FOR(name, tile)                                                                       \
     AVX512 static void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, \
-                            float *y, size_t ldy, int n_rows, const uint8_t *pf_end) {                \
+                            float *y, size_t ldy, int n_rows) {                                       \
         switch (T) {                                                                                 \
-        case 1: tile(w, panel, act, 1, y, ldy, n_rows, pf_end); break;                                       \
-        case 2: tile(w, panel, act, 2, y, ldy, n_rows, pf_end); break;                                       \
-        case 3: tile(w, panel, act, 3, y, ldy, n_rows, pf_end); break;                                       \
-        case 4: tile(w, panel, act, 4, y, ldy, n_rows, pf_end); break;                                       \
-        case 5: tile(w, panel, act, 5, y, ldy, n_rows, pf_end); break;                                       \
-        case 6: tile(w, panel, act, 6, y, ldy, n_rows, pf_end); break;                                       \
-        case 7: tile(w, panel, act, 7, y, ldy, n_rows, pf_end); break;                                       \
-        default: tile(w, panel, act, 8, y, ldy, n_rows, pf_end); break;                                      \
+        case 1: tile(w, panel, act, 1, y, ldy, n_rows); break;                                       \
+        case 2: tile(w, panel, act, 2, y, ldy, n_rows); break;                                       \
+        case 3: tile(w, panel, act, 3, y, ldy, n_rows); break;                                       \
+        case 4: tile(w, panel, act, 4, y, ldy, n_rows); break;                                       \
+        case 5: tile(w, panel, act, 5, y, ldy, n_rows); break;                                       \
+        case 6: tile(w, panel, act, 6, y, ldy, n_rows); break;                                       \
+        case 7: tile(w, panel, act, 7, y, ldy, n_rows); break;                                       \
+        default: tile(w, panel, act, 8, y, ldy, n_rows); break;                                      \
         }                                                                                            \
     }
 

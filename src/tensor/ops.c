@@ -72,9 +72,8 @@ static void convert_rows(struct batch_job *j, long r0, long r1) {
 
 static inline int task_row(const matmul_task *tk, int i) { return tk->rows ? tk->rows[i] : tk->row0 + i; }
 
-/* Output rows [ITEM_ROWS·item, +ITEM_ROWS) of one task for all its tokens; items up to item_end of
- * the same task come next on this thread. */
-static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t item, int64_t item_end) {
+/* Output rows [ITEM_ROWS·item, +ITEM_ROWS) of one task for all its tokens. */
+static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t item) {
     const kumo_matrix *w = tk->w;
     if (w->packed) {
         const kumo_packed *p = w->packed;
@@ -86,8 +85,7 @@ static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t i
             const int T = tk->n_t - t0 < GEMM_MAX_T ? tk->n_t - t0 : GEMM_MAX_T;
             const uint8_t *a[GEMM_MAX_T];
             for (int t = 0; t < T; t++) a[t] = j->act + (size_t)task_row(tk, t0 + t) * j->act_row;
-            k(p, panel, a, T, tk->y + (size_t)t0 * tk->ldy + r0, (size_t)tk->ldy, n_rows,
-              p->data + (size_t)item_end * p->panel_bytes);
+            k(p, panel, a, T, tk->y + (size_t)t0 * tk->ldy + r0, (size_t)tk->ldy, n_rows);
         }
         return;
     }
@@ -118,9 +116,7 @@ static void batch_worker(void *arg, int ith, int nth) {
         for (int64_t i = i0; i < i1; i++) {
             while (j->item_end[tk] <= i) tk++;
             while (tk > 0 && j->item_end[tk - 1] > i) tk--;
-            const int64_t base = tk ? j->item_end[tk - 1] : 0;
-            const int64_t end = i1 < j->item_end[tk] ? i1 : j->item_end[tk];
-            run_item(j, j->tasks[tk], i - base, end - base);
+            run_item(j, j->tasks[tk], i - (tk ? j->item_end[tk - 1] : 0));
         }
     }
 }

@@ -106,7 +106,7 @@ static void run_kernel(gemm_kernel_fn k, const kumo_packed *p, const uint8_t *co
         for (int t0 = 0; t0 < n_t; t0 += tile) {
             const int T = n_t - t0 < tile ? n_t - t0 : tile;
             k(p, p->data + (size_t)pn * p->panel_bytes, act + t0, T, y + (size_t)t0 * p->n_out + r0, (size_t)p->n_out,
-              n_rows, p->data + (size_t)p->n_panels * p->panel_bytes);
+              n_rows);
         }
     }
 }

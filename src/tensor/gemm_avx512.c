@@ -38,6 +38,18 @@ AVX512 INLINE void store_rows(float *y, __m512 v, int n_rows) {
     else _mm512_mask_storeu_ps(y, (__mmask16)((1u << n_rows) - 1), v);
 }
 
+/* With one or two tokens the kernels stream weights through L1 and would evict the activation row
+ * (reused by every panel) before its next use: fetch the activation bytes a few blocks ahead. */
+#define ACT_PF_DIST 256
+
+AVX512 INLINE void prefetch_acts(const int T, const int8_t *const *qa, int64_t offset, int lines) {
+    if (T > 2) return;
+    UNROLL
+    for (int t = 0; t < T; t++)
+        UNROLL
+        for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(qa[t] + offset + ACT_PF_DIST + 64 * i), _MM_HINT_T0);
+}
+
 /* Σ_c dpbusd(wv[c], 4 bytes of q at off(c)) over n words, from init: the integer dot of 16 rows with
  * one token over 4n elements. One dependency chain: the out-of-order core overlaps the chains of
  * neighbouring blocks (measured faster than splitting them). */
@@ -59,6 +71,7 @@ AVX512 INLINE void q8_0_block(const int T, const uint8_t *hdr, const uint8_t *bo
     __m512i wv[8];
     UNROLL
     for (int k = 0; k < 8; k++) wv[k] = _mm512_loadu_si512(body + 64 * k);
+    prefetch_acts(T, qa, 32 * b, 1);
     UNROLL
     for (int t = 0; t < T; t++) {
         __m512i s;
@@ -108,6 +121,7 @@ AVX512 INLINE void q4_0_block(const int T, const uint8_t *hdr, const uint8_t *bo
         wv[k] = _mm512_and_si512(v, m4);
         wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     }
+    prefetch_acts(T, qa, 32 * b, 1);
     UNROLL
     for (int t = 0; t < T; t++) {
         __m512i s;
@@ -166,6 +180,7 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int64_t b = 0; b < nb; b++) {
         /* one block per group: 64 bytes of headers (d, dmin), then the 2240-byte body */
         const uint8_t *hdr = panel + (size_t)b * 2304, *body = hdr + 64;
+        prefetch_acts(T, qa, QK_K * b, 4);
         /* the 6-bit scales of sub-blocks 0-3 and 4-7, one byte each, per row lane (kumo_k4_scales) */
         const __m512i w0 = _mm512_loadu_si512(body), w2 = _mm512_loadu_si512(body + 128);
         const __m512i s03 = _mm512_and_si512(w0, m6);
@@ -238,6 +253,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int64_t b = 0; b < nb; b++) {
         /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
         const uint8_t *grp = panel + (size_t)(b >> 1) * 6720, *body = grp + 64 + (b & 1) * 3328;
+        prefetch_acts(T, qa, QK_K * b, 4);
         __m512i isum[GEMM_MAX_T];
         UNROLL
         for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();

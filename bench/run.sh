@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# kumo against the reference engine on the bench models: synthesizes them once (bench/models/, not
+# in git), runs `kumo bench --json` on each with the reference's settings, and writes
+# bench/RESULTS.md with the reference figures of ../shared/bench/REFERENCE.md beside kumo's.
+#
+# usage: bench/run.sh [-p 512] [-n 128] [-t 2] [-r 3] [-o bench/RESULTS.md] [MODEL-TYPE ...]
+#   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: all nine).
+# Environment: KUMO (default build/kumo), KUMO_SHARED (default ../shared).
+#
+# The roofline of generation is the machine's read bandwidth, measured with `kumo bench --bandwidth`
+# before, between and after the models (this host's bandwidth varies by tens of percent from minute
+# to minute); the best of those measurements is the one tg GB/s is compared with.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KUMO=${KUMO:-build/kumo}
+SHARED=${KUMO_SHARED:-../shared}
+P=512 N=128 T=2 R=3 OUT=bench/RESULTS.md
+while getopts "p:n:t:r:o:" opt; do
+    case $opt in
+    p) P=$OPTARG ;; n) N=$OPTARG ;; t) T=$OPTARG ;; r) R=$OPTARG ;; o) OUT=$OPTARG ;;
+    *) echo "usage: bench/run.sh [-p P] [-n N] [-t THREADS] [-r REPS] [-o OUT] [MODEL-TYPE ...]" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+
+[ -x "$KUMO" ] || { echo "bench/run.sh: $KUMO not found (run make first)" >&2; exit 1; }
+REF="$SHARED/bench/REFERENCE.md"
+[ -f "$REF" ] || { echo "bench/run.sh: $REF not found" >&2; exit 1; }
+
+SHAPES="qwen3-0.6b llama-1b qwen3moe-mini"
+TYPES="Q8_0 Q4_0 Q4_K_M"
+vocab_of() { [ "$1" = llama-1b ] && echo "$SHARED/vocab/ggml-vocab-llama3.gguf" || echo "$SHARED/vocab/ggml-vocab-qwen3.gguf"; }
+lower() { echo "$1" | tr 'A-Z' 'a-z'; }
+
+wanted() {
+    [ $# -eq 1 ] && return 0
+    local id=$1; shift
+    for w in "$@"; do [ "$w" = "$id" ] && return 0; done
+    return 1
+}
+
+# --- models -------------------------------------------------------------------------------------
+mkdir -p bench/models
+for s in $SHAPES; do
+    for ty in $TYPES; do
+        id="$s-$(lower "$ty")"
+        wanted "$id" "$@" || continue
+        f="bench/models/$id.gguf"
+        [ -f "$f" ] && continue
+        echo "synthesizing $f" >&2
+        if ! "$KUMO" synth --shape "$s" --type "$ty" --vocab "$(vocab_of "$s")" -o "$f" >&2; then
+            echo "bench/run.sh: could not synthesize $f" >&2
+            exit 1
+        fi
+    done
+done
+
+# --- measurements -------------------------------------------------------------------------------
+json_num() { sed -n "s/.*\"$1\": *\([-0-9.e+]*\).*/\1/p"; }
+
+BW_ALL=()
+measure_bandwidth() {
+    local j
+    j=$("$KUMO" bench --bandwidth --json -t "$T")
+    BW_ALL+=("$(echo "$j" | json_num read_gb_s)")
+}
+
+ROWS=()
+ISA=?
+measure_bandwidth
+i=0
+for s in $SHAPES; do
+    for ty in $TYPES; do
+        id="$s-$(lower "$ty")"
+        wanted "$id" "$@" || continue
+        echo "bench $id" >&2
+        j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --json)
+        ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
+        ROWS+=("$s $(lower "$ty") $(echo "$j" | json_num pp_tok_s) $(echo "$j" | json_num pp_stddev) $(echo "$j" | json_num tg_tok_s) $(echo "$j" | json_num tg_stddev) $(echo "$j" | json_num tg_gb_s) $(echo "$j" | json_num model_bytes)")
+        i=$((i + 1))
+        [ $((i % 3)) -eq 0 ] && measure_bandwidth
+    done
+done
+[ $((i % 3)) -ne 0 ] && measure_bandwidth
+BW=$(printf '%s\n' "${BW_ALL[@]}" | sort -g | tail -1)
+
+# reference: "| model | type | size | pp ± sd | tg ± sd |"
+ref_of() { # model type -> "pp tg"
+    awk -F'|' -v m="$1" -v t="$2" '
+        { gsub(/ /, "", $2); gsub(/ /, "", $3) }
+        $2 == m && $3 == t { split($5, pp, "±"); split($6, tg, "±"); gsub(/ /, "", pp[1]); gsub(/ /, "", tg[1]); print pp[1], tg[1] }
+    ' "$REF"
+}
+
+# --- report -------------------------------------------------------------------------------------
+{
+    echo "# kumo vs the reference engine"
+    echo
+    echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, ISA $ISA," \
+        "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM; $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo "Command: \`bench/run.sh -p $P -n $N -t $T -r $R\` = \`kumo bench -m MODEL -p $P -n $N -t $T -r $R --json\` per model" \
+        "(mean ± stddev of $R runs after a warm-up; the reference: \`llama-bench -p 512 -n 128 -t 2 -r 3\`, figures from" \
+        "\`../shared/bench/REFERENCE.md\`, measured on another day: this host is shared and its speed varies)."
+    echo "Roofline: read bandwidth \`kumo bench --bandwidth -t $T\`, best of $(echo "${#BW_ALL[@]}") measurements during the run" \
+        "($(printf '%s ' "${BW_ALL[@]}")GB/s): **$BW GB/s**. tg GB/s = weight bytes read per generated token × tg tok/s."
+    echo
+    echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | % roofline |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for row in "${ROWS[@]}"; do
+        set -- $row
+        read -r rpp rtg <<< "$(ref_of "$1" "$2")"
+        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$BW" -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
+            xpp = rpp != "" ? sprintf("%.2f", pp / rpp) : "–"
+            xtg = rtg != "" ? sprintf("%.2f", tg / rtg) : "–"
+            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.0f%% |\n",
+                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, 100 * gbs / bw
+        }'
+    done
+} > "$OUT"
+echo "wrote $OUT" >&2
+cat "$OUT"

@@ -103,14 +103,13 @@ static void init_kernels(void) {
     gemm_kernels_portable(g_kernels[KUMO_ISA_PORTABLE]);
     if (kumo_isa_supported(KUMO_ISA_AVX2)) gemm_kernels_avx2(g_kernels[KUMO_ISA_AVX2]);
     if (kumo_isa_supported(KUMO_ISA_AVX512)) gemm_kernels_avx512(g_kernels[KUMO_ISA_AVX512]);
-    /* follow the level quant.c chose (KUMO_ISA caps both), falling back level by level per type */
+    /* Follow the level quant.c chose (KUMO_ISA caps both). A level without its own kernel for a type
+     * does not pack it: the unpacked rows then go through that level's vec_dot kernels, which beat
+     * the portable packed kernels. */
     const char *name = kumo_cpu_isa();
     g_level = KUMO_ISA_PORTABLE;
     for (int i = 0; i < KUMO_ISA_COUNT; i++)
         if (strcmp(name, kumo_isa_name(i)) == 0) g_level = i;
-    for (int lvl = 1; lvl < KUMO_ISA_COUNT; lvl++)
-        for (int t = 0; t < GGML_TYPE_COUNT; t++)
-            if (!g_kernels[lvl][t]) g_kernels[lvl][t] = g_kernels[lvl - 1][t];
     g_quantize = gemm_quantize_row_ref;
     if (g_level == KUMO_ISA_AVX512 && gemm_quantize_avx512()) g_quantize = gemm_quantize_avx512();
 }
@@ -125,6 +124,7 @@ gemm_kernel_fn gemm_kernel(uint32_t type) {
     return type < GGML_TYPE_COUNT ? g_kernels[g_level][type] : NULL;
 }
 
+/* NULL when the level has no kernel of its own for the type. */
 gemm_kernel_fn gemm_kernel_isa(uint32_t type, int isa) {
     pthread_once(&g_once, init_kernels);
     if (type >= GGML_TYPE_COUNT || isa < 0 || isa >= KUMO_ISA_COUNT || !kumo_isa_supported(isa)) return NULL;
@@ -199,7 +199,7 @@ static void *pack_thread(void *arg) {
 
 kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
                        int n_threads) {
-    if (!gemm_can_pack(type) || n_in <= 0 || n_out <= 0 || n_mats <= 0) return NULL;
+    if (!pack_fn(type) || n_in <= 0 || n_out <= 0 || n_mats <= 0) return NULL;
     const int bs = ggml_type_block_size(type);
     if (n_in % bs) return NULL;
     kumo_packed *p = calloc(1, sizeof *p);

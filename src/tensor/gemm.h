@@ -57,8 +57,8 @@ typedef struct kumo_packed {
 /* Can matrices of this type be packed (for the kernels of the selected instruction set)? */
 bool gemm_can_pack(uint32_t type);
 /* Packs n_mats stacked matrices of n_out rows × n_in elements (row r of matrix e at
- * src + (e * n_out + r) * row_bytes). NULL when out of memory or the type cannot be packed. Uses
- * up to n_threads threads. */
+ * src + (e * n_out + r) * row_bytes). NULL when out of memory or the type has no packed layout (the
+ * layout is the same for every instruction set). Uses up to n_threads threads. */
 kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
                        int n_threads);
 void gemm_packed_free(kumo_packed *p);
@@ -92,9 +92,9 @@ void gemm_kernels_avx2(gemm_kernel_fn table[]);
 void gemm_kernels_avx512(gemm_kernel_fn table[]);
 typedef void (*gemm_quantize_fn)(int act, const float *x, int64_t n_in, void *dst);
 gemm_quantize_fn gemm_quantize_avx512(void); /* NULL when not built for x86-64 */
-/* The kernel the dispatch chose for a type (NULL: not packable). */
+/* The kernel of the selected level for a type (NULL: that level does not pack the type). */
 gemm_kernel_fn gemm_kernel(uint32_t type);
-/* The kernel of a given level, for tests (NULL if the CPU lacks the level or it has none). */
+/* The kernel of a given level, for tests (NULL if the CPU lacks the level or the level has none). */
 gemm_kernel_fn gemm_kernel_isa(uint32_t type, int isa);
 
 /* Where block b of a panel keeps its header and body. */

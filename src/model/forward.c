@@ -51,7 +51,9 @@ struct forward_state {
     matmul_task *tasks;         /* [2 * n_expert] */
     kumo_matrix *exp_gate_v, *exp_up_v, *exp_down_v; /* [n_expert] views of the experts in use */
     kumo_packed *exp_gate_p, *exp_up_p, *exp_down_p; /* [n_expert] their packed slices */
-    int *want_idx;
+    int32_t *want_idx;          /* entries that want logits, in order */
+    int32_t *q_of_entry;        /* last layer: query row of each entry, -1 when it wants no logits */
+    int32_t *row_pos, *row_seq; /* last layer: position and sequence of each query row */
     double *rope_freq;          /* [n_rot / 2] */
     const float *delta;         /* residual_norm: rows to add to x first, or NULL */
 };
@@ -97,7 +99,10 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->blk_out = malloc(B * hp->n_embd * sizeof(float));
     st->gather = malloc(slots * hp->n_embd * sizeof(float));
     st->cs = malloc(B * hp->n_rot * sizeof(float));
-    st->want_idx = malloc(B * sizeof(int));
+    st->want_idx = malloc(B * sizeof(int32_t));
+    st->q_of_entry = malloc(B * sizeof(int32_t));
+    st->row_pos = malloc(B * sizeof(int32_t));
+    st->row_seq = malloc(B * sizeof(int32_t));
     st->rope_freq = malloc(((size_t)hp->n_rot / 2 + 1) * sizeof(double));
     st->n_ctx_pad = (n_ctx + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK;
     size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
@@ -123,7 +128,7 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     }
     st->scratch = malloc(scratch ? scratch : 1);
     if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->blk_out ||
-        !st->gather || !st->cs || !st->want_idx || !st->rope_freq || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
+        !st->gather || !st->cs || !st->want_idx || !st->q_of_entry || !st->row_pos || !st->row_seq || !st->rope_freq || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
         goto nomem;
     if (hp->n_expert > 0) {
         size_t ku = (size_t)hp->n_expert_used;
@@ -159,7 +164,8 @@ void forward_state_free(forward_state *st) {
     void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->blk_out, st->gather,
                     st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->attn_scratch, st->tile_start, st->routing,
                     st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
-                    st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq};
+                    st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq,
+                    st->q_of_entry, st->row_pos, st->row_seq};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(st);
 }
@@ -196,6 +202,7 @@ struct rows_job {
     const int32_t *pos, *seq;
     const float *norm;          /* residual_norm_rows: the norm weight */
     int width;                  /* swiglu_rows_fn: row width */
+    const int32_t *q_of_entry;  /* post_qkv_rows: query row of each entry (-1: none), NULL = the entry's */
     void (*fn)(struct rows_job *j, int t0, int t1);
     _Alignas(64) atomic_int next;
 };
@@ -320,20 +327,24 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
     const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
     const float scale = 1.0f / sqrtf((float)hk);
     for (int t = t0; t < t1; t++) {
-        float *q = st->q + (size_t)t * qd, *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
-        if (L->bq)
-            for (int i = 0; i < qd; i++) q[i] += L->bq[i];
+        const int qr = j->q_of_entry ? j->q_of_entry[t] : t;
+        float *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
+        const float *cs = st->cs + (size_t)t * hp->n_rot;
+        if (qr >= 0) {
+            float *q = st->q + (size_t)qr * qd;
+            if (L->bq)
+                for (int i = 0; i < qd; i++) q[i] += L->bq[i];
+            for (int h = 0; h < hp->n_head; h++) {
+                float *qh = q + (size_t)h * hk;
+                if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
+                rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
+                for (int i = 0; i < hk; i++) qh[i] *= scale;
+            }
+        }
         if (L->bk)
             for (int i = 0; i < st->kd; i++) k[i] += L->bk[i];
         if (L->bv)
             for (int i = 0; i < st->vd; i++) v[i] += L->bv[i];
-        const float *cs = st->cs + (size_t)t * hp->n_rot;
-        for (int h = 0; h < hp->n_head; h++) {
-            float *qh = q + (size_t)h * hk;
-            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
-            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
-            for (int i = 0; i < hk; i++) qh[i] *= scale;
-        }
         for (int g = 0; g < hp->n_head_kv; g++) {
             float *kh = k + (size_t)g * hk;
             if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
@@ -346,25 +357,29 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
     }
 }
 
-/* xb holds the normed input rows; the attention output projection lands in blk_out. */
+/* xb holds the normed input rows of the n_t entries. K and V of every entry go to the caches; the
+ * attention output projection lands in blk_out for n_q query rows: all entries, or (q_entry set)
+ * the entries q_entry[0..n_q), at row_pos / row_seq. */
 static void attention_block(const kumo_model *m, forward_state *st, thread_pool *pool, int l, int n_t,
-                            const int32_t *pos, const int32_t *seq) {
+                            const int32_t *pos, const int32_t *seq, int n_q, const int32_t *q_entry) {
     const model_hparams *hp = &m->hp;
     const layer_weights *L = &m->layers[l];
     const int qd = hp->n_head * hp->head_dim_k;
     const matmul_task qkv[3] = {
-        {.w = &L->wq, .n_t = n_t, .y = st->q, .ldy = qd},
+        {.w = &L->wq, .n_t = n_q, .rows = q_entry, .y = st->q, .ldy = qd},
         {.w = &L->wk, .n_t = n_t, .y = st->k, .ldy = st->kd},
         {.w = &L->wv, .n_t = n_t, .y = st->v, .ldy = st->vd},
     };
     matmul_batch(pool, st->xb, n_t, hp->n_embd, qkv, 3, st->scratch);
-    struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq, .fn = post_qkv_rows};
+    struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq, .fn = post_qkv_rows,
+                          .q_of_entry = q_entry ? st->q_of_entry : NULL};
     run_rows(pool, &rj);
-    attention_tiles(st, hp, n_t, seq);
-    struct attn_job job = {.m = m, .st = st, .layer = l, .pos = pos, .seq = seq};
+    const int32_t *qpos = q_entry ? st->row_pos : pos, *qseq = q_entry ? st->row_seq : seq;
+    attention_tiles(st, hp, n_q, qseq);
+    struct attn_job job = {.m = m, .st = st, .layer = l, .pos = qpos, .seq = qseq};
     atomic_init(&job.next_item, 0);
     thread_pool_run_shared(pool, attention_worker, &job);
-    matmul(pool, &L->wo, st->att, n_t, st->blk_out, st->scratch);
+    matmul(pool, &L->wo, st->att, n_q, st->blk_out, st->scratch);
 }
 
 static void swiglu_rows_fn(struct rows_job *j, int t0, int t1) {
@@ -392,7 +407,9 @@ static void dense_ffn(const kumo_model *m, forward_state *st, thread_pool *pool,
 
 /* Router: softmax over expert logits, the top-k (ties → lower expert id), optionally renormalised.
  * Then the entries are grouped by expert so each expert's weights are read once per batch. */
-static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, int l, int n_t) {
+/* Row t of the batch is entry row_entry[t] (NULL: t) for the routing record. */
+static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, int l, int n_t,
+                    const int32_t *row_entry) {
     const model_hparams *hp = &m->hp;
     const layer_weights *L = &m->layers[l];
     int ne = hp->n_expert, ku = hp->n_expert_used, d = hp->n_embd, f = hp->n_ff_exp;
@@ -401,7 +418,7 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
     for (int t = 0; t < n_t; t++) {
         float *p = st->router + (size_t)t * ne;
         softmax_inplace(p, ne);
-        int32_t *chosen = st->routing + ((size_t)t * hp->n_layer + l) * ku;
+        int32_t *chosen = st->routing + ((size_t)(row_entry ? row_entry[t] : t) * hp->n_layer + l) * ku;
         float *w = st->route_w + (size_t)t * ku;
         float sum = 0.0f;
         for (int s = 0; s < ku; s++) {
@@ -427,7 +444,7 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
     for (int e = 0; e < ne; e++) {
         int32_t o = st->exp_offset[e];
         for (int t = 0; t < n_t; t++) {
-            const int32_t *chosen = st->routing + ((size_t)t * hp->n_layer + l) * ku;
+            const int32_t *chosen = st->routing + ((size_t)(row_entry ? row_entry[t] : t) * hp->n_layer + l) * ku;
             for (int s = 0; s < ku; s++)
                 if (chosen[s] == e) st->exp_slots[o++] = t * ku + s;
         }
@@ -484,20 +501,51 @@ void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, in
         et->to_float((const uint8_t *)m->tok_embd.data + (size_t)token[t] * m->tok_embd.row_bytes,
                      st->x + (size_t)t * hp->n_embd, hp->n_embd);
     rope_tables(m, st, n_t, pos);
+    /* Only the entries that want logits need the last layer past its K/V: the others' attention
+     * output, FFN and final norm would never be read. */
+    int n_want = 0;
+    for (int t = 0; t < n_t; t++) {
+        st->q_of_entry[t] = want[t] ? n_want : -1;
+        if (want[t]) {
+            st->row_pos[n_want] = pos[t];
+            st->row_seq[n_want] = seq[t];
+            st->want_idx[n_want++] = t;
+        }
+    }
+    const bool compact = n_want < n_t;
+    int n_rows = n_t; /* rows carried through the layers */
     residual_norm(m, st, pool, n_t, NULL, m->layers[0].attn_norm);
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *L = &m->layers[l];
-        attention_block(m, st, pool, l, n_t, pos, seq);
-        residual_norm(m, st, pool, n_t, st->blk_out, L->ffn_norm);
-        if (hp->n_expert > 0) moe_ffn(m, st, pool, l, n_t);
-        else dense_ffn(m, st, pool, L, n_t);
-        if (l + 1 < hp->n_layer) residual_norm(m, st, pool, n_t, st->blk_out, m->layers[l + 1].attn_norm);
+        const bool last = l + 1 == hp->n_layer;
+        const int32_t *row_entry = NULL;
+        if (last && compact) {
+            attention_block(m, st, pool, l, n_t, pos, seq, n_want, st->want_idx);
+            if (hp->n_expert > 0) /* entries skipped here get no last-layer routing */
+                for (int t = 0; t < n_t; t++)
+                    if (!want[t])
+                        for (int s = 0; s < hp->n_expert_used; s++)
+                            st->routing[((size_t)t * hp->n_layer + l) * hp->n_expert_used + s] = -1;
+            for (int r = 0; r < n_want; r++) /* r <= want_idx[r]: moving rows down is safe in order */
+                if (st->want_idx[r] != r)
+                    memcpy(st->x + (size_t)r * hp->n_embd, st->x + (size_t)st->want_idx[r] * hp->n_embd,
+                           (size_t)hp->n_embd * sizeof(float));
+            n_rows = n_want;
+            row_entry = st->want_idx;
+        } else {
+            attention_block(m, st, pool, l, n_t, pos, seq, n_t, NULL);
+        }
+        residual_norm(m, st, pool, n_rows, st->blk_out, L->ffn_norm);
+        if (hp->n_expert > 0) moe_ffn(m, st, pool, l, n_rows, row_entry);
+        else dense_ffn(m, st, pool, L, n_rows);
+        if (!last) residual_norm(m, st, pool, n_rows, st->blk_out, m->layers[l + 1].attn_norm);
     }
-    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->blk_out[i];
+    /* rows 0..n_want-1 are now the wanted entries, in order */
+    for (size_t i = 0; i < (size_t)n_rows * hp->n_embd; i++) st->x[i] += st->blk_out[i];
     int n_out = 0;
-    for (int t = 0; t < n_t; t++) {
-        if (!want[t]) continue;
-        rms_norm(st->xb + (size_t)n_out * hp->n_embd, st->x + (size_t)t * hp->n_embd, m->output_norm, hp->n_embd,
+    for (int r = 0; r < n_rows; r++) {
+        if (!compact && !want[r]) continue;
+        rms_norm(st->xb + (size_t)n_out * hp->n_embd, st->x + (size_t)r * hp->n_embd, m->output_norm, hp->n_embd,
                  hp->rms_eps);
         n_out++;
     }

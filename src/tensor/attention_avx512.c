@@ -21,6 +21,13 @@
 
 AVX512 INLINE __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
+/* acc + k · (the float at q, broadcast), the broadcast kept in the memory operand ({1to16}): the
+ * compilers emit a separate vbroadcastss per row and step instead. */
+AVX512 INLINE __m512 fma_bcast(__m512 acc, __m512 k, const float *q) {
+    __asm__("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(k), "m"(*q));
+    return acc;
+}
+
 /* Scores of R rows for one block of 16 positions. */
 AVX512 INLINE void qk_block(const int R, const float *q, size_t q_stride, const float *kb, int hk, float *s,
                             size_t s_stride) {
@@ -33,14 +40,14 @@ AVX512 INLINE void qk_block(const int R, const float *q, size_t q_stride, const 
         const __m512 k1 = _mm512_loadu_ps(kb + (size_t)(d + 1) * ATTN_BLOCK);
         UNROLL
         for (int r = 0; r < R; r++) {
-            a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d]), k0, a0[r]);
-            a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d + 1]), k1, a1[r]);
+            a0[r] = fma_bcast(a0[r], k0, q + r * q_stride + d);
+            a1[r] = fma_bcast(a1[r], k1, q + r * q_stride + d + 1);
         }
     }
     if (d < hk) {
         const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
         UNROLL
-        for (int r = 0; r < R; r++) a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d]), k0, a0[r]);
+        for (int r = 0; r < R; r++) a0[r] = fma_bcast(a0[r], k0, q + r * q_stride + d);
     }
     UNROLL
     for (int r = 0; r < R; r++) _mm512_storeu_ps(s + r * s_stride, _mm512_add_ps(a0[r], a1[r]));

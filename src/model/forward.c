@@ -38,7 +38,7 @@ struct forward_state {
     /* attention: work items are (tile of batch entries of one sequence, KV head) */
     int *tile_start;            /* [n_batch + 1] first entry of each tile */
     int n_tiles;
-    float *attn_scratch;        /* per worker slot: queries, outputs and scores of one call */
+    float *attn_scratch;        /* per worker slot: the scores of one attn_rows call */
     size_t attn_slot_floats;
     int attn_slots;
     /* MoE */
@@ -111,7 +111,7 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->v_cache = calloc(kv_v, sizeof(float));
     /* attention scratch for as many workers as there are cores (others help with the matmuls only) */
     st->attn_slots = kumo_cpu_count() < MAX_THREADS ? kumo_cpu_count() : MAX_THREADS;
-    st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * ((size_t)hp->head_dim_k + hp->head_dim_v + st->n_ctx_pad);
+    st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * st->n_ctx_pad;
     st->attn_scratch = malloc((size_t)st->attn_slots * st->attn_slot_floats * sizeof(float));
     st->tile_start = malloc((B + 1) * sizeof(int));
     /* scratch for converting activations: the largest over every matrix the pass multiplies */
@@ -232,14 +232,9 @@ static void residual_norm_rows(struct rows_job *j, int t0, int t1) {
     const model_hparams *hp = &j->m->hp;
     forward_state *st = j->st;
     const size_t d = (size_t)hp->n_embd;
-    for (int t = t0; t < t1; t++) {
-        float *x = st->x + (size_t)t * d;
-        if (st->delta) {
-            const float *dl = st->delta + (size_t)t * d;
-            for (size_t i = 0; i < d; i++) x[i] += dl[i];
-        }
-        rms_norm(st->xb + (size_t)t * d, x, j->norm, hp->n_embd, hp->rms_eps);
-    }
+    for (int t = t0; t < t1; t++)
+        add_rms_norm(st->x + (size_t)t * d, st->delta ? st->delta + (size_t)t * d : NULL, st->xb + (size_t)t * d,
+                     j->norm, hp->n_embd, hp->rms_eps);
 }
 
 static void residual_norm(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const float *delta,
@@ -267,8 +262,8 @@ struct attn_job {
     _Alignas(64) atomic_int next_item;
 };
 
-/* Work item i: tile i / n_head_kv, KV head i % n_head_kv. The tile's query rows (entry-major, the
- * group's heads inside) are gathered into the worker's slot, attended, and scattered back. */
+/* Work item i: tile i / n_head_kv, KV head i % n_head_kv: the tile's query rows (entry-major, the
+ * group's heads inside). */
 static void attention_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct attn_job *j = arg;
@@ -277,8 +272,7 @@ static void attention_worker(void *arg, int ith, int nth) {
     const model_hparams *hp = &j->m->hp;
     const int hk = hp->head_dim_k, hv = hp->head_dim_v, group = hp->n_head / hp->n_head_kv;
     const int qd = hp->n_head * hk, od = hp->n_head * hv;
-    float *qbuf = st->attn_scratch + (size_t)ith * st->attn_slot_floats;
-    float *obuf = qbuf + (size_t)ATTN_MAX_ROWS * hk, *scores = obuf + (size_t)ATTN_MAX_ROWS * hv;
+    float *scores = st->attn_scratch + (size_t)ith * st->attn_slot_floats;
     const int n_items = st->n_tiles * hp->n_head_kv;
     for (int it; (it = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) < n_items;) {
         const int tile = it / hp->n_head_kv, g = it % hp->n_head_kv;
@@ -288,16 +282,15 @@ static void attention_worker(void *arg, int ith, int nth) {
         for (int c0 = 0; c0 < n_rows; c0 += ATTN_MAX_ROWS) { /* one pass unless a KV group exceeds it */
             const int n = n_rows - c0 < ATTN_MAX_ROWS ? n_rows - c0 : ATTN_MAX_ROWS;
             int npos[ATTN_MAX_ROWS];
+            const float *qrow[ATTN_MAX_ROWS];
+            float *orow[ATTN_MAX_ROWS];
             for (int r = 0; r < n; r++) {
                 const int e = e0 + (c0 + r) / group, h = g * group + (c0 + r) % group;
-                memcpy(qbuf + (size_t)r * hk, st->q + (size_t)e * qd + (size_t)h * hk, (size_t)hk * sizeof(float));
+                qrow[r] = st->q + (size_t)e * qd + (size_t)h * hk;
+                orow[r] = st->att + (size_t)e * od + (size_t)h * hv;
                 npos[r] = j->pos[e] + 1;
             }
-            attn_rows(n, qbuf, (size_t)hk, npos, kc, vc, hk, hv, obuf, (size_t)hv, scores);
-            for (int r = 0; r < n; r++) {
-                const int e = e0 + (c0 + r) / group, h = g * group + (c0 + r) % group;
-                memcpy(st->att + (size_t)e * od + (size_t)h * hv, obuf + (size_t)r * hv, (size_t)hv * sizeof(float));
-            }
+            attn_rows(n, qrow, npos, kc, vc, hk, hv, orow, scores);
         }
     }
 }

@@ -7,10 +7,10 @@
 #include "tensor/ops.h"
 #include "tensor/quant_impl.h"
 
-void attn_rows_portable(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
-                        const float *v, int hk, int hv, float *out, size_t out_stride, float *scores) {
+void attn_rows_portable(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk,
+                        int hv, float *const *out, float *scores) {
     for (int r = 0; r < n_rows; r++) {
-        const float *qr = q + (size_t)r * q_stride;
+        const float *qr = q[r];
         const int n = npos[r];
         for (int p = 0; p < n; p++) {
             float s = 0.0f;
@@ -18,7 +18,7 @@ void attn_rows_portable(int n_rows, const float *q, size_t q_stride, const int *
             scores[p] = s;
         }
         softmax_inplace(scores, n);
-        float *o = out + (size_t)r * out_stride;
+        float *o = out[r];
         memset(o, 0, (size_t)hv * sizeof(float));
         for (int p = 0; p < n; p++) {
             const float w = scores[p], *vr = v + (size_t)p * hv;
@@ -36,8 +36,8 @@ static void choose_kernel(void) {
         g_kernel = attn_rows_avx512_kernel();
 }
 
-void attn_rows(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt, const float *v, int hk,
-               int hv, float *out, size_t out_stride, float *scores) {
+void attn_rows(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk, int hv,
+               float *const *out, float *scores) {
     pthread_once(&g_once, choose_kernel);
-    g_kernel(n_rows, q, q_stride, npos, kt, v, hk, hv, out, out_stride, scores);
+    g_kernel(n_rows, q, npos, kt, v, hk, hv, out, scores);
 }

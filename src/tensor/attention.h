@@ -20,18 +20,18 @@ static inline size_t attn_k_index(int p, int d, int hk) {
     return ((size_t)(p / ATTN_BLOCK) * (size_t)hk + (size_t)d) * ATTN_BLOCK + (size_t)(p % ATTN_BLOCK);
 }
 
-/* For r < n_rows (<= ATTN_MAX_ROWS): out[r * out_stride + i], i < hv, = the attention of query row
- * q + r * q_stride (hk floats, already multiplied by the score scale) over positions 0..npos[r]-1
- * (npos[r] >= 1) of the K head kt (transposed blocks, see attn_k_index) and V head v (position p
- * at v + p * hv). scores: scratch of n_rows × (max npos rounded up to ATTN_BLOCK) floats. */
-void attn_rows(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt, const float *v, int hk,
-               int hv, float *out, size_t out_stride, float *scores);
+/* For r < n_rows (<= ATTN_MAX_ROWS): out[r][i], i < hv, = the attention of query row q[r] (hk
+ * floats, already multiplied by the score scale) over positions 0..npos[r]-1 (npos[r] >= 1) of the
+ * K head kt (transposed blocks, see attn_k_index) and V head v (position p at v + p * hv).
+ * scores: scratch of n_rows × (max npos rounded up to ATTN_BLOCK) floats. */
+void attn_rows(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk, int hv,
+               float *const *out, float *scores);
 
 /* Kernels per instruction-set level (attention.c, attention_avx512.c). */
-typedef void (*attn_rows_fn)(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
-                             const float *v, int hk, int hv, float *out, size_t out_stride, float *scores);
-void attn_rows_portable(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
-                        const float *v, int hk, int hv, float *out, size_t out_stride, float *scores);
+typedef void (*attn_rows_fn)(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
+                             int hk, int hv, float *const *out, float *scores);
+void attn_rows_portable(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk,
+                        int hv, float *const *out, float *scores);
 attn_rows_fn attn_rows_avx512_kernel(void); /* NULL when not built for x86-64 */
 
 #endif

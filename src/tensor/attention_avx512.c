@@ -29,7 +29,7 @@ AVX512 INLINE __m512 fma_bcast(__m512 acc, __m512 k, const float *q) {
 }
 
 /* Scores of R rows for one block of 16 positions. */
-AVX512 INLINE void qk_block(const int R, const float *q, size_t q_stride, const float *kb, int hk, float *s,
+AVX512 INLINE void qk_block(const int R, const float *const *q, const float *kb, int hk, float *s,
                             size_t s_stride) {
     __m512 a0[ATTN_MAX_ROWS], a1[ATTN_MAX_ROWS];
     UNROLL
@@ -40,14 +40,14 @@ AVX512 INLINE void qk_block(const int R, const float *q, size_t q_stride, const 
         const __m512 k1 = _mm512_loadu_ps(kb + (size_t)(d + 1) * ATTN_BLOCK);
         UNROLL
         for (int r = 0; r < R; r++) {
-            a0[r] = fma_bcast(a0[r], k0, q + r * q_stride + d);
-            a1[r] = fma_bcast(a1[r], k1, q + r * q_stride + d + 1);
+            a0[r] = fma_bcast(a0[r], k0, q[r] + d);
+            a1[r] = fma_bcast(a1[r], k1, q[r] + d + 1);
         }
     }
     if (d < hk) {
         const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
         UNROLL
-        for (int r = 0; r < R; r++) a0[r] = fma_bcast(a0[r], k0, q + r * q_stride + d);
+        for (int r = 0; r < R; r++) a0[r] = fma_bcast(a0[r], k0, q[r] + d);
     }
     UNROLL
     for (int r = 0; r < R; r++) _mm512_storeu_ps(s + r * s_stride, _mm512_add_ps(a0[r], a1[r]));
@@ -73,7 +73,7 @@ AVX512 static void softmax_row(float *s, int n) {
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+64) for R rows sharing positions [0, n_common), then each
  * row alone up to its own count: the same multiply-adds in the same order either way. */
 AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const float *v,
-                           int hv, int c0, float *out, size_t out_stride) {
+                           int hv, int c0, float *const *out) {
     __mmask16 mk[4];
     UNROLL
     for (int c = 0; c < 4; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
@@ -104,12 +104,12 @@ AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const i
                 acc[r][c] = _mm512_fmadd_ps(wr, _mm512_maskz_loadu_ps(mk[c], vp + 16 * c), acc[r][c]);
         }
         UNROLL
-        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out + r * out_stride + c0 + 16 * c, mk[c], acc[r][c]);
+        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out[r] + c0 + 16 * c, mk[c], acc[r][c]);
     }
 }
 
-AVX512 static void attn_rows_avx512(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
-                                    const float *v, int hk, int hv, float *out, size_t out_stride, float *scores) {
+AVX512 static void attn_rows_avx512(int n_rows, const float *const *q, const int *npos, const float *kt,
+                                    const float *v, int hk, int hv, float *const *out, float *scores) {
     int max_n = 0;
     for (int r = 0; r < n_rows; r++)
         if (npos[r] > max_n) max_n = npos[r];
@@ -119,14 +119,14 @@ AVX512 static void attn_rows_avx512(int n_rows, const float *q, size_t q_stride,
         const float *kb = kt + (size_t)b * hk * ATTN_BLOCK;
         float *s = scores + (size_t)b * ATTN_BLOCK;
         switch (n_rows) {
-        case 1: qk_block(1, q, q_stride, kb, hk, s, s_stride); break;
-        case 2: qk_block(2, q, q_stride, kb, hk, s, s_stride); break;
-        case 3: qk_block(3, q, q_stride, kb, hk, s, s_stride); break;
-        case 4: qk_block(4, q, q_stride, kb, hk, s, s_stride); break;
-        case 5: qk_block(5, q, q_stride, kb, hk, s, s_stride); break;
-        case 6: qk_block(6, q, q_stride, kb, hk, s, s_stride); break;
-        case 7: qk_block(7, q, q_stride, kb, hk, s, s_stride); break;
-        default: qk_block(8, q, q_stride, kb, hk, s, s_stride); break;
+        case 1: qk_block(1, q, kb, hk, s, s_stride); break;
+        case 2: qk_block(2, q, kb, hk, s, s_stride); break;
+        case 3: qk_block(3, q, kb, hk, s, s_stride); break;
+        case 4: qk_block(4, q, kb, hk, s, s_stride); break;
+        case 5: qk_block(5, q, kb, hk, s, s_stride); break;
+        case 6: qk_block(6, q, kb, hk, s, s_stride); break;
+        case 7: qk_block(7, q, kb, hk, s, s_stride); break;
+        default: qk_block(8, q, kb, hk, s, s_stride); break;
         }
     }
     for (int r = 0; r < n_rows; r++) softmax_row(scores + r * s_stride, npos[r]);
@@ -136,13 +136,13 @@ AVX512 static void attn_rows_avx512(int n_rows, const float *q, size_t q_stride,
         for (int r = 1; r < R; r++)
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
-        float *o = out + r0 * out_stride;
+        float *const *o = out + r0;
         for (int c0 = 0; c0 < hv; c0 += 64) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
             }
         }
     }

@@ -220,6 +220,12 @@ static void rope_portable(float *head, int n_rot, const float *cs, int neox) {
     }
 }
 
+static void add_rms_norm_portable(float *x, const float *delta, float *out, const float *weight, int n, float eps) {
+    if (delta)
+        for (int i = 0; i < n; i++) x[i] += delta[i];
+    rms_norm_portable(out, x, weight, n, eps);
+}
+
 static pthread_once_t g_ops_once = PTHREAD_ONCE_INIT;
 static struct ops_kernels g_ops;
 
@@ -227,6 +233,7 @@ static void choose_ops(void) {
     g_ops.rms_norm = rms_norm_portable;
     g_ops.swiglu = swiglu_portable;
     g_ops.rope = rope_portable;
+    g_ops.add_rms_norm = add_rms_norm_portable;
     if (strcmp(kumo_cpu_isa(), "avx512") == 0) ops_install_avx512(&g_ops);
 }
 
@@ -238,6 +245,11 @@ void rms_norm(float *out, const float *x, const float *weight, int n, float eps)
 void swiglu(float *out, const float *gate, const float *up, int n) {
     pthread_once(&g_ops_once, choose_ops);
     g_ops.swiglu(out, gate, up, n);
+}
+
+void add_rms_norm(float *x, const float *delta, float *out, const float *weight, int n, float eps) {
+    pthread_once(&g_ops_once, choose_ops);
+    g_ops.add_rms_norm(x, delta, out, weight, n, eps);
 }
 
 void rope_apply(float *head, int n_rot, const float *cs, int neox) {

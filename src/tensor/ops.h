@@ -50,6 +50,10 @@ void matmul_batch(thread_pool *pool, const float *x, int n_x, int64_t n_in, cons
 /* out = x / sqrt(mean(x²) + eps) * weight (weight may be NULL: no scale). In-place allowed. */
 void rms_norm(float *out, const float *x, const float *weight, int n, float eps);
 
+/* x += delta (delta may be NULL), then out = rms_norm(x) · weight: the residual add and the next
+ * norm in one pass over x. */
+void add_rms_norm(float *x, const float *delta, float *out, const float *weight, int n, float eps);
+
 /* Rotates pairs of a head vector in place: `neox` pairs element i with i + n_rot/2, otherwise
  * adjacent pairs (2i, 2i+1). cs holds the cosines of the n_rot/2 pair angles, then their sines. */
 void rope_apply(float *head, int n_rot, const float *cs, int neox);

@@ -38,6 +38,28 @@ AVX512 static void rms_norm_avx512(float *out, const float *x, const float *weig
     }
 }
 
+AVX512 static void add_rms_norm_avx512(float *x, const float *delta, float *out, const float *weight, int n,
+                                       float eps) {
+    __m512 s0 = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        if (delta) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, delta + i));
+            _mm512_mask_storeu_ps(x + i, k, v);
+        }
+        s0 = _mm512_fmadd_ps(v, v, s0);
+    }
+    const float ss = _mm512_reduce_add_ps(s0);
+    const __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt((double)ss / n + eps)));
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), scale);
+        if (weight) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, weight + i));
+        _mm512_mask_storeu_ps(out + i, k, v);
+    }
+}
+
 AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up, int n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int i = 0; i < n; i += 16) {
@@ -82,6 +104,7 @@ void ops_install_avx512(struct ops_kernels *k) {
     k->rms_norm = rms_norm_avx512;
     k->swiglu = swiglu_avx512;
     k->rope = rope_avx512;
+    k->add_rms_norm = add_rms_norm_avx512;
 }
 
 #else

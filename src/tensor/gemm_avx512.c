@@ -346,6 +346,100 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
 
+/* ======================= float weights ======================= */
+
+AVX512 INLINE __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/* 16 weights from k on as floats (masked past the row's end) */
+AVX512 INLINE __m512 load_w(const uint32_t type, const uint8_t *row, int64_t k, __mmask16 m) {
+    if (type == GGML_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+    if (type == GGML_TYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* bf16 */
+}
+
+/* RT rows × TT tokens: one accumulator per pair, chunks of 16 in order, then reduce_add. */
+AVX512 INLINE void float_tile(const uint32_t type, const int RT, const int TT, const uint8_t *w, size_t row_bytes,
+                              int64_t n_in, const float *const *act, float *y, size_t ldy) {
+    __m512 acc[4][4];
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < TT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in; k += 16) {
+        const __mmask16 m = lanes(n_in - k);
+        __m512 wv[4], av[4];
+        UNROLL
+        for (int r = 0; r < RT; r++) wv[r] = load_w(type, w + (size_t)r * row_bytes, k, m);
+        UNROLL
+        for (int t = 0; t < TT; t++) av[t] = _mm512_maskz_loadu_ps(m, act[t] + k);
+        UNROLL
+        for (int r = 0; r < RT; r++)
+            UNROLL
+            for (int t = 0; t < TT; t++) acc[r][t] = _mm512_fmadd_ps(wv[r], av[t], acc[r][t]);
+    }
+    UNROLL
+    for (int r = 0; r < RT; r++)
+        UNROLL
+        for (int t = 0; t < TT; t++) y[(size_t)t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+/* Tiles of 4 rows × 4 tokens; with one or two tokens (a memory stream) one row at a time, since
+ * several rows read side by side are separate streams the hardware prefetcher does not follow
+ * (measured 0.4 of a plain read with 4 rows, 1.0 with one). */
+#define FLOAT_TILES(type)                                                                              \
+    const int rstep = T <= 2 ? 1 : 4;                                                                  \
+    for (int r0 = 0; r0 < n_rows; r0 += rstep) {                                                       \
+        const int RT = n_rows - r0 < rstep ? n_rows - r0 : rstep;                                      \
+        const uint8_t *wr = w + (size_t)r0 * row_bytes;                                                \
+        for (int t0 = 0; t0 < T; t0 += 4) {                                                            \
+            const int TT = T - t0 < 4 ? T - t0 : 4;                                                    \
+            float *yt = y + (size_t)t0 * ldy + r0;                                                     \
+            switch (RT * 4 + TT - 5) {                                                                 \
+            case 0: float_tile(type, 1, 1, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 1: float_tile(type, 1, 2, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 2: float_tile(type, 1, 3, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 3: float_tile(type, 1, 4, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 4: float_tile(type, 2, 1, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 5: float_tile(type, 2, 2, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 6: float_tile(type, 2, 3, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 7: float_tile(type, 2, 4, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 8: float_tile(type, 3, 1, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 9: float_tile(type, 3, 2, wr, row_bytes, n_in, act + t0, yt, ldy); break;             \
+            case 10: float_tile(type, 3, 3, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            case 11: float_tile(type, 3, 4, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            case 12: float_tile(type, 4, 1, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            case 13: float_tile(type, 4, 2, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            case 14: float_tile(type, 4, 3, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            default: float_tile(type, 4, 4, wr, row_bytes, n_in, act + t0, yt, ldy); break;            \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+AVX512 static void float_f32(const uint8_t *w, size_t row_bytes, int n_rows, int64_t n_in, const float *const *act,
+                             int T, float *y, size_t ldy) {
+    FLOAT_TILES(GGML_TYPE_F32)
+}
+
+AVX512 static void float_f16(const uint8_t *w, size_t row_bytes, int n_rows, int64_t n_in, const float *const *act,
+                             int T, float *y, size_t ldy) {
+    FLOAT_TILES(GGML_TYPE_F16)
+}
+
+AVX512 static void float_bf16(const uint8_t *w, size_t row_bytes, int n_rows, int64_t n_in, const float *const *act,
+                              int T, float *y, size_t ldy) {
+    FLOAT_TILES(GGML_TYPE_BF16)
+}
+
+static void float_kernel_avx512(uint32_t type, const uint8_t *w, size_t row_bytes, int n_rows, int64_t n_in,
+                                const float *const *act, int T, float *y, size_t ldy) {
+    if (type == GGML_TYPE_F32) float_f32(w, row_bytes, n_rows, n_in, act, T, y, ldy);
+    else if (type == GGML_TYPE_F16) float_f16(w, row_bytes, n_rows, n_in, act, T, y, ldy);
+    else float_bf16(w, row_bytes, n_rows, n_in, act, T, y, ldy);
+}
+
+gemm_float_fn gemm_float_avx512(void) { return float_kernel_avx512; }
+
 /* ======================= activation rows ======================= */
 
 /* The same quants as the Q8_0 / Q8_K activation quantizers (quant_avx512.c, byte for byte), written
@@ -463,5 +557,7 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) {
 void gemm_kernels_avx512(gemm_kernel_fn table[]) { (void)table; }
 
 gemm_quantize_fn gemm_quantize_avx512(void) { return 0; }
+
+gemm_float_fn gemm_float_avx512(void) { return 0; }
 
 #endif

@@ -12,19 +12,25 @@
 
 /* ======================= matmul ======================= */
 
-/* Activation formats: the GEMM rows of packed matrices (enum gemm_act), or for unpacked matrices
- * plain rows of the type's vec_dot_type, numbered FMT_VEC_DOT + that type. */
+/* Activation formats: the GEMM rows of packed matrices (enum gemm_act); for float weights with a
+ * float kernel, f32 rows rounded to the weight type (FMT_FLOAT + type); otherwise plain rows of the
+ * type's vec_dot_type (FMT_VEC_DOT + that type). */
 #define FMT_VEC_DOT 16
+#define FMT_FLOAT 64
 #define ITEM_ROWS 16      /* output rows per work item (one panel when packed) */
 #define MAX_GROUP 256     /* tasks handled per pass */
 
+static bool is_float_type(uint32_t t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16; }
+
 static int task_format(const kumo_matrix *w) {
     if (w->packed) return w->packed->act;
+    if (is_float_type(w->type) && gemm_float_kernel()) return FMT_FLOAT + (int)w->type;
     return FMT_VEC_DOT + (int)kumo_get_type_traits(w->type)->vec_dot_type;
 }
 
 static size_t format_row_bytes(int fmt, int64_t n_in) {
     if (fmt < FMT_VEC_DOT) return gemm_act_row_bytes(fmt, n_in);
+    if (fmt >= FMT_FLOAT) return (size_t)n_in * sizeof(float);
     return ggml_row_bytes((uint32_t)(fmt - FMT_VEC_DOT), n_in);
 }
 
@@ -32,6 +38,7 @@ size_t matmul_scratch_bytes(uint32_t type, int64_t n_in, int n_rows) {
     const kumo_type_traits *tr = kumo_get_type_traits(type);
     if (!tr) return 0;
     size_t row = ggml_row_bytes(tr->vec_dot_type, n_in);
+    if (row < (size_t)n_in * sizeof(float)) row = (size_t)n_in * sizeof(float); /* float kernels' rows */
     for (int f = 0; f < GEMM_ACT_COUNT; f++) {
         const size_t g = gemm_act_row_bytes(f, n_in);
         if (g > row) row = g;
@@ -64,7 +71,11 @@ struct batch_job {
 #define CHUNKS_PER_THREAD 8
 
 static void convert_rows(struct batch_job *j, long r0, long r1) {
-    if (j->fmt < FMT_VEC_DOT) {
+    if (j->fmt >= FMT_FLOAT) {
+        for (long r = r0; r < r1; r++)
+            gemm_round_row((uint32_t)(j->fmt - FMT_FLOAT), j->x + r * j->n_in, j->n_in,
+                           (float *)(j->act_out + (size_t)r * j->act_row));
+    } else if (j->fmt < FMT_VEC_DOT) {
         for (long r = r0; r < r1; r++)
             gemm_quantize_row(j->fmt, j->x + r * j->n_in, j->n_in, j->act_out + (size_t)r * j->act_row);
     } else {
@@ -92,8 +103,19 @@ static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t i
         }
         return;
     }
-    const kumo_vec_dot_fn dot = kumo_get_type_traits(w->type)->vec_dot;
     const int64_t r0 = item * ITEM_ROWS, r1 = r0 + ITEM_ROWS < w->n_out ? r0 + ITEM_ROWS : w->n_out;
+    if (j->fmt >= FMT_FLOAT) {
+        const gemm_float_fn k = gemm_float_kernel();
+        for (int t0 = 0; t0 < tk->n_t; t0 += GEMM_MAX_T) {
+            const int T = tk->n_t - t0 < GEMM_MAX_T ? tk->n_t - t0 : GEMM_MAX_T;
+            const float *a[GEMM_MAX_T];
+            for (int t = 0; t < T; t++) a[t] = (const float *)(j->act + (size_t)task_row(tk, t0 + t) * j->act_row);
+            k(w->type, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), w->n_in, a,
+              T, tk->y + (size_t)t0 * tk->ldy + r0, (size_t)tk->ldy);
+        }
+        return;
+    }
+    const kumo_vec_dot_fn dot = kumo_get_type_traits(w->type)->vec_dot;
     for (int t = 0; t < tk->n_t; t++) {
         const uint8_t *a = j->act + (size_t)task_row(tk, t) * j->act_row;
         float *yt = tk->y + (size_t)t * tk->ldy;
@@ -149,7 +171,7 @@ static void run_group(thread_pool *pool, const float *x, int n_x, int64_t n_in, 
     /* a work item with a few tokens is heavy enough to hand out alone */
     j->chunk = max_t >= 4 ? 1 : j->n_items / (CHUNKS_PER_THREAD * nth) + 1;
     atomic_init(&j->next_item, 0);
-    if (fmt == FMT_VEC_DOT + GGML_TYPE_F32) {
+    if (fmt == FMT_VEC_DOT + GGML_TYPE_F32 || fmt == FMT_FLOAT + GGML_TYPE_F32) {
         j->act = (const uint8_t *)x; /* already in the dot type */
         j->act_row = (size_t)n_in * sizeof(float);
     } else {

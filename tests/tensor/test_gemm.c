@@ -203,12 +203,13 @@ static void stacked_slices(void **state) {
     free(w);
 }
 
-/* matmul_batch: several tasks, row lists and offsets, 1-3 threads, packed or not: every output row
- * equals the one-token product of its input row, bit for bit. */
+/* matmul_batch: several tasks, row lists and offsets, 1-3 threads, packed, float or vec_dot paths:
+ * every output row equals the one-token product of its input row, bit for bit, and is close to the
+ * portable unpacked product. */
 static void batch_rows_threads_exact(void **state) {
     (void)state;
-    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, GGML_TYPE_Q5_K,
-                              GGML_TYPE_F16};
+    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K,
+                              GGML_TYPE_Q5_K, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
     const int64_t n_in = 512, n_out = 40;
     const int n_x = 13;
     float *x = random_acts(n_in, n_x, 99);
@@ -224,6 +225,12 @@ static void batch_rows_threads_exact(void **state) {
         float *solo = malloc((size_t)n_x * n_out * sizeof(float));
         for (int i = 0; i < n_x; i++) matmul(one, &m, x + (size_t)i * n_in, 1, solo + (size_t)i * n_out, scratch);
         thread_pool_free(one);
+        float *want = reference_product(type, w, n_in, n_out, x, n_x);
+        const double scale = max_abs(want, (size_t)n_x * n_out) + 1.0;
+        for (size_t i = 0; i < (size_t)n_x * n_out; i++)
+            if (fabs(solo[i] - want[i]) > 2e-5 * scale)
+                fail_msg("%s: matmul [%zu] = %.7g, portable unpacked %.7g", ggml_type_name(type), i, solo[i], want[i]);
+        free(want);
         const int32_t picks[] = {12, 0, 5, 5, 7};
         for (int nth = 1; nth <= 3; nth++) {
             thread_pool *pool = thread_pool_new(nth);

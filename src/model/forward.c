@@ -48,6 +48,7 @@ struct forward_state {
     int32_t *exp_slots;         /* [n_batch * n_expert_used] entry*k + slot grouped by expert */
     uint64_t *expert_counts;    /* [layer][expert] */
     int32_t *slot_entry;        /* [n_batch * n_expert_used] the entry of each grouped slot */
+    int32_t *slot_row;          /* [n_batch * n_expert_used] grouped row of slot t * k + s */
     matmul_task *tasks;         /* [2 * n_expert] */
     kumo_matrix *exp_gate_v, *exp_up_v, *exp_down_v; /* [n_expert] views of the experts in use */
     kumo_packed *exp_gate_p, *exp_up_p, *exp_down_p; /* [n_expert] their packed slices */
@@ -140,11 +141,12 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
         st->expert_counts = calloc((size_t)hp->n_layer * hp->n_expert, sizeof(uint64_t));
         size_t ne = (size_t)hp->n_expert;
         st->slot_entry = malloc(B * ku * sizeof(int32_t));
+        st->slot_row = malloc(B * ku * sizeof(int32_t));
         st->tasks = malloc(2 * ne * sizeof *st->tasks);
         st->exp_gate_v = malloc(3 * ne * sizeof *st->exp_gate_v);
         st->exp_gate_p = malloc(3 * ne * sizeof *st->exp_gate_p);
         if (!st->router || !st->routing || !st->route_w || !st->exp_offset || !st->exp_slots || !st->expert_counts ||
-            !st->slot_entry || !st->tasks || !st->exp_gate_v || !st->exp_gate_p)
+            !st->slot_entry || !st->slot_row || !st->tasks || !st->exp_gate_v || !st->exp_gate_p)
             goto nomem;
         st->exp_up_v = st->exp_gate_v + ne;
         st->exp_down_v = st->exp_gate_v + 2 * ne;
@@ -165,7 +167,7 @@ void forward_state_free(forward_state *st) {
                     st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->attn_scratch, st->tile_start, st->routing,
                     st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
                     st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq,
-                    st->q_of_entry, st->row_pos, st->row_seq};
+                    st->q_of_entry, st->row_pos, st->row_seq, st->slot_row};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(st);
 }
@@ -202,7 +204,8 @@ struct rows_job {
     const int32_t *pos, *seq;
     const float *norm;          /* residual_norm_rows: the norm weight */
     int width;                  /* swiglu_rows_fn: row width */
-    const int32_t *q_of_entry;  /* post_qkv_rows: query row of each entry (-1: none), NULL = the entry's */
+    const int32_t *q_of_entry;  /* post_qkv_rows: query row of each entry (-1: none), NULL = the entry's;
+                                 * moe_combine_rows: entry of each row, NULL = the row's */
     void (*fn)(struct rows_job *j, int t0, int t1);
     _Alignas(64) atomic_int next;
 };
@@ -398,6 +401,28 @@ static void dense_ffn(const kumo_model *m, forward_state *st, thread_pool *pool,
     matmul(pool, &L->ffn_down, st->hb, n_t, st->blk_out, st->scratch);
 }
 
+/* blk_out row t = Σ of its experts' down outputs weighted by the router, added in expert order
+ * (whatever else is in the batch). */
+static void moe_combine_rows(struct rows_job *j, int t0, int t1) {
+    const model_hparams *hp = &j->m->hp;
+    forward_state *st = j->st;
+    const int ku = hp->n_expert_used, d = hp->n_embd;
+    for (int t = t0; t < t1; t++) {
+        const int32_t *chosen = st->routing + ((size_t)(j->q_of_entry ? j->q_of_entry[t] : t) * hp->n_layer + j->layer) * ku;
+        float *out = st->blk_out + (size_t)t * d;
+        memset(out, 0, (size_t)d * sizeof(float));
+        int prev = -1;
+        for (int k = 0; k < ku; k++) { /* the slots in ascending expert id */
+            int s = -1;
+            for (int c = 0; c < ku; c++)
+                if (chosen[c] > prev && (s < 0 || chosen[c] < chosen[s])) s = c;
+            prev = chosen[s];
+            const int32_t slot = t * ku + s;
+            vec_axpy(out, st->route_w[slot], st->gather + (size_t)st->slot_row[slot] * d, d);
+        }
+    }
+}
+
 /* Router: softmax over expert logits, the top-k (ties → lower expert id), optionally renormalised.
  * Then the entries are grouped by expert so each expert's weights are read once per batch. */
 /* Row t of the batch is entry row_entry[t] (NULL: t) for the routing record. */
@@ -473,17 +498,9 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
         n_used++;
     }
     matmul_batch(pool, st->hb, n_slots, f, st->tasks, n_used, st->scratch);
-    /* each entry sums its experts' outputs in expert order, whatever else is in the batch */
-    memset(st->blk_out, 0, (size_t)n_t * d * sizeof(float));
-    for (int e = 0; e < ne; e++) {
-        for (int32_t o = st->exp_offset[e]; o < st->exp_offset[e + 1]; o++) {
-            const int32_t slot = st->exp_slots[o];
-            const float w = st->route_w[slot];
-            float *out = st->blk_out + (size_t)(slot / ku) * d;
-            const float *y = st->gather + (size_t)o * d;
-            for (int c = 0; c < d; c++) out[c] += w * y[c];
-        }
-    }
+    for (int o = 0; o < n_slots; o++) st->slot_row[st->exp_slots[o]] = o;
+    struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .fn = moe_combine_rows, .q_of_entry = row_entry};
+    run_rows(pool, &rj);
 }
 
 void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const int32_t *token,

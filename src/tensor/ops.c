@@ -248,6 +248,10 @@ static void add_rms_norm_portable(float *x, const float *delta, float *out, cons
     rms_norm_portable(out, x, weight, n, eps);
 }
 
+static void axpy_portable(float *out, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) out[i] += a * x[i];
+}
+
 static pthread_once_t g_ops_once = PTHREAD_ONCE_INIT;
 static struct ops_kernels g_ops;
 
@@ -256,6 +260,7 @@ static void choose_ops(void) {
     g_ops.swiglu = swiglu_portable;
     g_ops.rope = rope_portable;
     g_ops.add_rms_norm = add_rms_norm_portable;
+    g_ops.axpy = axpy_portable;
     if (strcmp(kumo_cpu_isa(), "avx512") == 0) ops_install_avx512(&g_ops);
 }
 
@@ -272,6 +277,11 @@ void swiglu(float *out, const float *gate, const float *up, int n) {
 void add_rms_norm(float *x, const float *delta, float *out, const float *weight, int n, float eps) {
     pthread_once(&g_ops_once, choose_ops);
     g_ops.add_rms_norm(x, delta, out, weight, n, eps);
+}
+
+void vec_axpy(float *out, float a, const float *x, int n) {
+    pthread_once(&g_ops_once, choose_ops);
+    g_ops.axpy(out, a, x, n);
 }
 
 void rope_apply(float *head, int n_rot, const float *cs, int neox) {

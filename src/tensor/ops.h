@@ -54,6 +54,9 @@ void rms_norm(float *out, const float *x, const float *weight, int n, float eps)
  * norm in one pass over x. */
 void add_rms_norm(float *x, const float *delta, float *out, const float *weight, int n, float eps);
 
+/* out[i] += a · x[i] */
+void vec_axpy(float *out, float a, const float *x, int n);
+
 /* Rotates pairs of a head vector in place: `neox` pairs element i with i + n_rot/2, otherwise
  * adjacent pairs (2i, 2i+1). cs holds the cosines of the n_rot/2 pair angles, then their sines. */
 void rope_apply(float *head, int n_rot, const float *cs, int neox);

@@ -60,6 +60,15 @@ AVX512 static void add_rms_norm_avx512(float *x, const float *delta, float *out,
     }
 }
 
+AVX512 static void axpy_avx512(float *out, float a, const float *x, int n) {
+    const __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, k,
+                              _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, out + i)));
+    }
+}
+
 AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up, int n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int i = 0; i < n; i += 16) {
@@ -105,6 +114,7 @@ void ops_install_avx512(struct ops_kernels *k) {
     k->swiglu = swiglu_avx512;
     k->rope = rope_avx512;
     k->add_rms_norm = add_rms_norm_avx512;
+    k->axpy = axpy_avx512;
 }
 
 #else

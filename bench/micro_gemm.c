@@ -1,0 +1,114 @@
+/* Kernel micro-benchmark behind docs/PERFORMANCE.md (not built by make):
+ *
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -o build/micro_gemm bench/micro_gemm.c build/libkumo.a \
+ *      -lcjson -lpcre2-8 -lpthread -lm
+ *   build/micro_gemm TYPE N_IN N_OUT THREADS TOKENS
+ *
+ * Packs a random N_OUT × N_IN matrix of TYPE (quantized with kumo's quantizers), then times matmul
+ * (best of 15) for TOKENS activation rows. One token: prints the bandwidth against a plain read of the
+ * same buffer by the same threads, timed alternately (this host's bandwidth drifts). More tokens:
+ * prints GMAC/s. */
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+#include "tensor/quant.h"
+#include "tensor/quantize.h"
+#include "tensor/threadpool.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+struct read_job {
+    const uint8_t *p;
+    size_t n;
+    long long sink[64];
+};
+
+__attribute__((target("avx512f"))) static void plain_read(void *arg, int ith, int nth) {
+    struct read_job *j = arg;
+    const size_t per = j->n / (size_t)nth / 256 * 256;
+    const uint8_t *p = j->p + per * (size_t)ith;
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 256 <= per; i += 256) {
+        a = _mm512_xor_si512(a, _mm512_loadu_si512(p + i));
+        b = _mm512_xor_si512(b, _mm512_loadu_si512(p + i + 64));
+        c = _mm512_xor_si512(c, _mm512_loadu_si512(p + i + 128));
+        d = _mm512_xor_si512(d, _mm512_loadu_si512(p + i + 192));
+    }
+    j->sink[ith & 63] += _mm512_reduce_add_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: micro_gemm TYPE N_IN N_OUT THREADS TOKENS\n");
+        return 2;
+    }
+    const int ty = ggml_type_from_name(argv[1]);
+    const int64_t n_in = atol(argv[2]), n_out = atol(argv[3]);
+    const int nt = atoi(argv[4]), n_tok = atoi(argv[5]);
+    const kumo_quantize_row_fn quant = ty >= 0 ? kumo_quantizer((uint32_t)ty) : NULL;
+    if (!quant || n_in <= 0 || n_out <= 0 || nt < 1 || n_tok < 1) {
+        fprintf(stderr, "micro_gemm: bad arguments\n");
+        return 2;
+    }
+    const uint32_t type = (uint32_t)ty;
+    const size_t rb = ggml_row_bytes(type, n_in);
+    uint8_t *w = malloc(rb * (size_t)n_out);
+    float *row = malloc((size_t)n_in * sizeof(float));
+    srand(1);
+    for (int64_t r = 0; r < n_out; r++) { /* 64 distinct rows, repeated: quantizing is slow */
+        if (r < 64) {
+            for (int64_t i = 0; i < n_in; i++) row[i] = (float)(rand() % 2001 - 1000) * 1e-4f;
+            quant(row, w + rb * (size_t)r, n_in);
+        } else {
+            memcpy(w + rb * (size_t)r, w + rb * (size_t)(r % 64), rb);
+        }
+    }
+    kumo_matrix m = {.type = type, .n_in = n_in, .n_out = n_out, .row_bytes = rb, .data = w};
+    kumo_packed *p = gemm_can_pack(type) ? gemm_pack(type, n_in, n_out, 1, w, nt) : NULL;
+    m.packed = p;
+    float *x = malloc((size_t)n_in * n_tok * sizeof(float));
+    for (int64_t i = 0; i < n_in * n_tok; i++) x[i] = (float)(rand() % 101 - 50) / 50.0f;
+    float *y = malloc((size_t)n_out * n_tok * sizeof(float));
+    void *scratch = malloc(matmul_scratch_bytes(type, n_in, n_tok));
+    thread_pool *pool = thread_pool_new(nt);
+    struct read_job rj = {.p = p ? p->data : w, .n = rb * (size_t)n_out};
+    double best_mm = 1e30, best_rd = 1e30;
+    matmul(pool, &m, x, n_tok, y, scratch);
+    for (int r = 0; r < 15; r++) {
+        double t0 = now();
+        matmul(pool, &m, x, n_tok, y, scratch);
+        const double t = now() - t0;
+        if (t < best_mm) best_mm = t;
+        if (n_tok == 1 && __builtin_cpu_supports("avx512f")) {
+            t0 = now();
+            thread_pool_run(pool, plain_read, &rj);
+            const double tr = now() - t0;
+            if (tr < best_rd) best_rd = tr;
+        }
+    }
+    const double bytes = (double)rb * (double)n_out;
+    printf("%s %lld x %lld, %d thread(s), %d token(s)%s: %.3f ms", argv[1], (long long)n_out, (long long)n_in, nt,
+           n_tok, p ? " packed" : "", best_mm * 1e3);
+    if (n_tok == 1 && best_rd < 1e30)
+        printf(", %.1f GB/s, plain read %.1f GB/s, ratio %.2f\n", bytes / best_mm / 1e9, bytes / best_rd / 1e9,
+               best_rd / best_mm);
+    else
+        printf(", %.1f GMAC/s\n", (double)n_in * (double)n_out * n_tok / best_mm / 1e9);
+    thread_pool_free(pool);
+    gemm_packed_free(p);
+    free(scratch);
+    free(y);
+    free(x);
+    free(row);
+    free(w);
+    return 0;
+}

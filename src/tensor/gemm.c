@@ -160,7 +160,7 @@ bool gemm_can_pack(uint32_t type) { return pack_fn(type) != NULL && gemm_kernel(
  * where the kernel offers them: fewer TLB misses on a stream of hundreds of megabytes. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static uint8_t *alloc_packed(size_t bytes, size_t *alloc_bytes) {
+uint8_t *gemm_arena_alloc(size_t bytes, size_t *alloc_bytes) {
 #if defined(__linux__)
     size_t n = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -177,7 +177,7 @@ static uint8_t *alloc_packed(size_t bytes, size_t *alloc_bytes) {
 #endif
 }
 
-static void free_packed_data(uint8_t *p, size_t alloc_bytes) {
+void gemm_arena_free(uint8_t *p, size_t alloc_bytes) {
     if (!p) return;
 #if defined(__linux__)
     munmap(p, alloc_bytes);
@@ -218,13 +218,12 @@ static void *pack_thread(void *arg) {
     return NULL;
 }
 
-kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
-                       int n_threads) {
-    if (!pack_fn(type) || n_in <= 0 || n_out <= 0 || n_mats <= 0) return NULL;
+/* The geometry of a pack; false when the type has no packed layout or the shape does not fit it. */
+static bool packed_geometry(kumo_packed *p, uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats) {
+    if (!pack_fn(type) || n_in <= 0 || n_out <= 0 || n_mats <= 0) return false;
     const int bs = ggml_type_block_size(type);
-    if (n_in % bs) return NULL;
-    kumo_packed *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (n_in % bs) return false;
+    memset(p, 0, sizeof *p);
     p->type = type;
     p->act = type_act(type);
     p->n_in = n_in;
@@ -236,12 +235,17 @@ kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mat
     p->panel_bytes = (size_t)full * (size_t)p->group * (p->hdr_bytes + p->body_bytes);
     if (rest) p->panel_bytes += (size_t)p->group * p->hdr_bytes + (size_t)rest * p->body_bytes;
     p->n_mats = n_mats;
-    p->data = alloc_packed((size_t)(n_mats * p->n_panels) * p->panel_bytes, &p->alloc_bytes);
-    if (!p->data) {
-        free(p);
-        return NULL;
-    }
-    const int64_t total = n_mats * p->n_panels;
+    return true;
+}
+
+size_t gemm_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats) {
+    kumo_packed p;
+    if (!packed_geometry(&p, type, n_in, n_out, n_mats)) return 0;
+    return (size_t)(n_mats * p.n_panels) * p.panel_bytes;
+}
+
+static void pack_all(kumo_packed *p, const void *src, int n_threads) {
+    const int64_t total = p->n_mats * p->n_panels;
     if (n_threads < 1) n_threads = 1;
     if (n_threads > 64) n_threads = 64;
     if (total < 64 * n_threads) n_threads = 1; /* not worth a thread */
@@ -249,8 +253,8 @@ kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mat
     pthread_t tids[64];
     bool threaded[64] = {false};
     for (int i = 0; i < n_threads; i++)
-        jobs[i] = (struct pack_job){.p = p, .src = src, .row_bytes = ggml_row_bytes(type, n_in),
-                                    .src_block = ggml_type_block_bytes(type), .fn = pack_fn(type),
+        jobs[i] = (struct pack_job){.p = p, .src = src, .row_bytes = ggml_row_bytes(p->type, p->n_in),
+                                    .src_block = ggml_type_block_bytes(p->type), .fn = pack_fn(p->type),
                                     .panel0 = total * i / n_threads, .panel1 = total * (i + 1) / n_threads};
     for (int i = 1; i < n_threads; i++) threaded[i] = pthread_create(&tids[i], NULL, pack_thread, &jobs[i]) == 0;
     pack_range(&jobs[0]);
@@ -258,12 +262,39 @@ kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mat
         if (threaded[i]) pthread_join(tids[i], NULL);
         else pack_range(&jobs[i]); /* no thread: do it here */
     }
+}
+
+kumo_packed *gemm_pack_into(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
+                            int n_threads, uint8_t *dst) {
+    kumo_packed *p = malloc(sizeof *p);
+    if (!p) return NULL;
+    if (!packed_geometry(p, type, n_in, n_out, n_mats)) {
+        free(p);
+        return NULL;
+    }
+    p->data = dst;
+    pack_all(p, src, n_threads);
+    return p;
+}
+
+kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
+                       int n_threads) {
+    const size_t bytes = gemm_packed_bytes(type, n_in, n_out, n_mats);
+    size_t alloc = 0;
+    uint8_t *data = bytes ? gemm_arena_alloc(bytes, &alloc) : NULL;
+    if (!data) return NULL;
+    kumo_packed *p = gemm_pack_into(type, n_in, n_out, n_mats, src, n_threads, data);
+    if (!p) {
+        gemm_arena_free(data, alloc);
+        return NULL;
+    }
+    p->alloc_bytes = alloc;
     return p;
 }
 
 void gemm_packed_free(kumo_packed *p) {
     if (!p) return;
-    free_packed_data(p->data, p->alloc_bytes);
+    if (p->alloc_bytes) gemm_arena_free(p->data, p->alloc_bytes);
     free(p);
 }
 

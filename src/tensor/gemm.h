@@ -51,7 +51,7 @@ typedef struct kumo_packed {
     size_t panel_bytes;
     int64_t n_mats;           /* stacked matrices (experts); matrix e starts at panel e * n_panels */
     uint8_t *data;            /* n_mats * n_panels panels */
-    size_t alloc_bytes;
+    size_t alloc_bytes;       /* > 0 when this pack owns data (an arena of that size starting there) */
 } kumo_packed;
 
 /* Can matrices of this type be packed (for the kernels of the selected instruction set)? */
@@ -61,7 +61,16 @@ bool gemm_can_pack(uint32_t type);
  * layout is the same for every instruction set). Uses up to n_threads threads. */
 kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
                        int n_threads);
+/* The same into dst (gemm_packed_bytes(...) bytes, 64-byte aligned), which the pack does not own. */
+kumo_packed *gemm_pack_into(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
+                            int n_threads, uint8_t *dst);
+size_t gemm_packed_bytes(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats); /* 0: cannot pack */
+/* Frees the pack, and its data when it owns it (alloc_bytes != 0). */
 void gemm_packed_free(kumo_packed *p);
+/* Memory for packed weights: huge pages where the OS offers them (the weights are streamed once per
+ * generated token; fewer TLB misses). */
+uint8_t *gemm_arena_alloc(size_t bytes, size_t *alloc_bytes);
+void gemm_arena_free(uint8_t *p, size_t alloc_bytes);
 /* A view of matrix e of a stacked pack (shares the data). */
 kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e);
 

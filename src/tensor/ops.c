@@ -66,9 +66,9 @@ struct batch_job {
 };
 
 #define CONVERT_CHUNK 4 /* rows per conversion claim */
-/* One-token work items go out in chunks, several per thread so that a thread the OS delays leaves
- * work for the others (2, 4 and 8 measured alike). */
-#define CHUNKS_PER_THREAD 8
+/* The smallest share of one-token work items a thread takes: several per thread, so that a thread
+ * the OS delays leaves work for the others. */
+#define CHUNKS_PER_THREAD 16
 
 static void convert_rows(struct batch_job *j, long r0, long r1) {
     if (j->fmt >= FMT_FLOAT) {
@@ -124,6 +124,7 @@ static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t i
 }
 
 static void batch_worker(void *arg, int ith, int nth) {
+    (void)ith;
     struct batch_job *j = arg;
     if (j->convert_in_job) {
         for (int r0; (r0 = atomic_fetch_add(&j->next_row, CONVERT_CHUNK)) < j->n_x;) {
@@ -135,9 +136,16 @@ static void batch_worker(void *arg, int ith, int nth) {
     }
     int tk = 0;
     for (;;) {
-        const int64_t i0 = atomic_fetch_add_explicit(&j->next_item, j->chunk, memory_order_relaxed);
-        if (i0 >= j->n_items) break;
-        const int64_t i1 = i0 + j->chunk < j->n_items ? i0 + j->chunk : j->n_items;
+        /* guided: a share of what is left (at least j->chunk), so the last pieces are small and no
+         * thread waits long for another at the end */
+        int64_t i0 = atomic_load_explicit(&j->next_item, memory_order_relaxed), take;
+        do {
+            if (i0 >= j->n_items) return;
+            take = (j->n_items - i0) / (2 * nth);
+            if (take < j->chunk) take = j->chunk;
+        } while (!atomic_compare_exchange_weak_explicit(&j->next_item, &i0, i0 + take, memory_order_relaxed,
+                                                        memory_order_relaxed));
+        const int64_t i1 = i0 + take < j->n_items ? i0 + take : j->n_items;
         for (int64_t i = i0; i < i1; i++) {
             while (j->item_end[tk] <= i) tk++;
             while (tk > 0 && j->item_end[tk - 1] > i) tk--;

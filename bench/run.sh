@@ -7,9 +7,10 @@
 #   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: all nine).
 # Environment: KUMO (default build/kumo), KUMO_SHARED (default ../shared).
 #
-# The roofline of generation is the machine's read bandwidth, measured with `kumo bench --bandwidth`
-# before, between and after the models (this host's bandwidth varies by tens of percent from minute
-# to minute); the best of those measurements is the one tg GB/s is compared with.
+# The roofline of generation is the machine's read bandwidth, `kumo bench --bandwidth`, measured right
+# before and right after each model: this host's two-thread bandwidth jumps between about 30 and 55
+# GB/s from minute to minute, so each model is compared with the better of the two measurements
+# around its own run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,7 +70,6 @@ measure_bandwidth() {
 ROWS=()
 ISA=?
 measure_bandwidth
-i=0
 for s in $SHAPES; do
     for ty in $TYPES; do
         id="$s-$(lower "$ty")"
@@ -77,13 +77,12 @@ for s in $SHAPES; do
         echo "bench $id" >&2
         j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --json)
         ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
-        ROWS+=("$s $(lower "$ty") $(echo "$j" | json_num pp_tok_s) $(echo "$j" | json_num pp_stddev) $(echo "$j" | json_num tg_tok_s) $(echo "$j" | json_num tg_stddev) $(echo "$j" | json_num tg_gb_s) $(echo "$j" | json_num model_bytes)")
-        i=$((i + 1))
-        [ $((i % 3)) -eq 0 ] && measure_bandwidth
+        measure_bandwidth
+        n=${#BW_ALL[@]}
+        bw=$(printf '%s\n%s\n' "${BW_ALL[$((n - 2))]}" "${BW_ALL[$((n - 1))]}" | sort -g | tail -1)
+        ROWS+=("$s $(lower "$ty") $(echo "$j" | json_num pp_tok_s) $(echo "$j" | json_num pp_stddev) $(echo "$j" | json_num tg_tok_s) $(echo "$j" | json_num tg_stddev) $(echo "$j" | json_num tg_gb_s) $bw")
     done
 done
-[ $((i % 3)) -ne 0 ] && measure_bandwidth
-BW=$(printf '%s\n' "${BW_ALL[@]}" | sort -g | tail -1)
 
 # reference: "| model | type | size | pp ± sd | tg ± sd |"
 ref_of() { # model type -> "pp tg"
@@ -102,19 +101,20 @@ ref_of() { # model type -> "pp tg"
     echo "Command: \`bench/run.sh -p $P -n $N -t $T -r $R\` = \`kumo bench -m MODEL -p $P -n $N -t $T -r $R --json\` per model" \
         "(mean ± stddev of $R runs after a warm-up; the reference: \`llama-bench -p 512 -n 128 -t 2 -r 3\`, figures from" \
         "\`../shared/bench/REFERENCE.md\`, measured on another day: this host is shared and its speed varies)."
-    echo "Roofline: read bandwidth \`kumo bench --bandwidth -t $T\`, best of $(echo "${#BW_ALL[@]}") measurements during the run" \
-        "($(printf '%s ' "${BW_ALL[@]}")GB/s): **$BW GB/s**. tg GB/s = weight bytes read per generated token × tg tok/s."
+    echo "Roofline: read bandwidth \`kumo bench --bandwidth -t $T\` measured before and after each model; a model's" \
+        "roofline is the better of its two (all measurements, GB/s: $(printf '%s ' "${BW_ALL[@]}")). tg GB/s = weight bytes" \
+        "read per generated token × tg tok/s (the KV cache reads come on top)."
     echo
-    echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | % roofline |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | roofline GB/s | % roofline |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
         read -r rpp rtg <<< "$(ref_of "$1" "$2")"
-        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$BW" -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
+        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$8" -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
             xpp = rpp != "" ? sprintf("%.2f", pp / rpp) : "–"
             xtg = rtg != "" ? sprintf("%.2f", tg / rtg) : "–"
-            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.0f%% |\n",
-                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, 100 * gbs / bw
+            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f | %.0f%% |\n",
+                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, bw, 100 * gbs / bw
         }'
     done
 } > "$OUT"

@@ -3,17 +3,22 @@
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -o build/micro_gemm bench/micro_gemm.c build/libkumo.a \
  *      -lcjson -lpcre2-8 -lpthread -lm
  *   build/micro_gemm TYPE N_IN N_OUT THREADS TOKENS
+ *   build/micro_gemm attn ROWS POSITIONS
+ *   build/micro_gemm peak
  *
  * Packs a random N_OUT × N_IN matrix of TYPE (quantized with kumo's quantizers), then times matmul
  * (best of 15) for TOKENS activation rows. One token: prints the bandwidth against a plain read of the
  * same buffer by the same threads, timed alternately (this host's bandwidth drifts). More tokens:
- * prints GMAC/s. */
+ * prints GMAC/s. `attn` times one attn_rows call (head size 128) of ROWS query rows over POSITIONS
+ * cached positions, best of 200, in GMAC/s (scores and weighted sum). `peak` measures one core's
+ * throughput of independent 512-bit vpdpbusd and vfmadd231ps (the ceilings of the two). */
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "tensor/attention.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "tensor/quant.h"
@@ -46,9 +51,89 @@ __attribute__((target("avx512f"))) static void plain_read(void *arg, int ith, in
     j->sink[ith & 63] += _mm512_reduce_add_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
 }
 
+#define PEAK_ITERS 100000000L
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static double peak_dpbusd(int *sink) {
+    __m512i a[10];
+    _Pragma("GCC unroll 10") for (int i = 0; i < 10; i++) a[i] = _mm512_set1_epi32(i + 1);
+    __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(5);
+    const double t0 = now();
+    for (long i = 0; i < PEAK_ITERS; i++) {
+        __asm__ volatile("" : "+v"(x), "+v"(y));
+        _Pragma("GCC unroll 10") for (int k = 0; k < 10; k++) a[k] = _mm512_dpbusd_epi32(a[k], x, y);
+    }
+    const double t = now() - t0;
+    for (int i = 1; i < 10; i++) a[0] = _mm512_add_epi32(a[0], a[i]);
+    *sink = _mm512_reduce_add_epi32(a[0]);
+    return (double)PEAK_ITERS * 10 / t;
+}
+
+__attribute__((target("avx512f,fma"))) static double peak_fma(float *sink) {
+    __m512 a[10];
+    _Pragma("GCC unroll 10") for (int i = 0; i < 10; i++) a[i] = _mm512_set1_ps((float)(i + 1));
+    __m512 x = _mm512_set1_ps(0.5f), y = _mm512_set1_ps(0.25f);
+    const double t0 = now();
+    for (long i = 0; i < PEAK_ITERS; i++) {
+        __asm__ volatile("" : "+v"(x), "+v"(y));
+        _Pragma("GCC unroll 10") for (int k = 0; k < 10; k++) a[k] = _mm512_fmadd_ps(a[k], x, y);
+    }
+    const double t = now() - t0;
+    for (int i = 1; i < 10; i++) a[0] = _mm512_add_ps(a[0], a[i]);
+    *sink = _mm512_reduce_add_ps(a[0]);
+    return (double)PEAK_ITERS * 10 / t;
+}
+
+static int bench_peak(void) {
+    int si;
+    float sf;
+    const double d = peak_dpbusd(&si), f = peak_fma(&sf);
+    printf("vpdpbusd zmm %.2f G/s = %.0f GMAC/s int8; vfmadd231ps zmm %.2f G/s = %.0f GMAC/s fp32 (%d %g)\n", d / 1e9,
+           d * 64 / 1e9, f / 1e9, f * 16 / 1e9, si, sf);
+    return 0;
+}
+
+static int bench_attention(int rows, int npos) {
+    const int hd = 128;
+    if (rows < 1 || rows > ATTN_MAX_ROWS || npos < 1) return 2;
+    const int padded = (npos + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK;
+    float *q = malloc((size_t)ATTN_MAX_ROWS * hd * sizeof(float)), *kt = malloc((size_t)padded * hd * sizeof(float));
+    float *v = malloc((size_t)npos * hd * sizeof(float)), *out = malloc((size_t)ATTN_MAX_ROWS * hd * sizeof(float));
+    float *scores = malloc((size_t)ATTN_MAX_ROWS * padded * sizeof(float));
+    for (int i = 0; i < ATTN_MAX_ROWS * hd; i++) q[i] = (float)(rand() % 101 - 50) * 1e-3f;
+    for (int i = 0; i < padded * hd; i++) kt[i] = (float)(rand() % 101 - 50) * 1e-2f;
+    for (int i = 0; i < npos * hd; i++) v[i] = (float)(rand() % 101 - 50) * 1e-2f;
+    const float *qr[ATTN_MAX_ROWS];
+    float *orow[ATTN_MAX_ROWS];
+    int np[ATTN_MAX_ROWS];
+    for (int r = 0; r < ATTN_MAX_ROWS; r++) {
+        qr[r] = q + r * hd;
+        orow[r] = out + r * hd;
+        np[r] = npos - r / 2; /* like consecutive tokens of a prompt */
+        if (np[r] < 1) np[r] = 1;
+    }
+    double best = 1e30;
+    for (int rep = 0; rep < 200; rep++) {
+        const double t0 = now();
+        attn_rows(rows, qr, np, kt, v, hd, hd, orow, scores);
+        const double t = now() - t0;
+        if (t < best) best = t;
+    }
+    double macs = 0;
+    for (int r = 0; r < rows; r++) macs += 2.0 * hd * np[r];
+    printf("attention %d rows x %d positions: %.2f us, %.1f GMAC/s\n", rows, npos, best * 1e6, macs / best / 1e9);
+    free(q);
+    free(kt);
+    free(v);
+    free(out);
+    free(scores);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "attn") == 0) return bench_attention(atoi(argv[2]), atoi(argv[3]));
+    if (argc == 2 && strcmp(argv[1], "peak") == 0) return bench_peak();
     if (argc < 6) {
-        fprintf(stderr, "usage: micro_gemm TYPE N_IN N_OUT THREADS TOKENS\n");
+        fprintf(stderr, "usage: micro_gemm TYPE N_IN N_OUT THREADS TOKENS | micro_gemm attn ROWS POSITIONS\n");
         return 2;
     }
     const int ty = ggml_type_from_name(argv[1]);

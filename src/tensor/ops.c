@@ -60,7 +60,7 @@ struct batch_job {
     int64_t item_end[MAX_GROUP]; /* running totals of work items */
     int n_tasks;
     int64_t n_items, chunk;
-    _Alignas(64) atomic_llong next_item;
+    _Alignas(64) _Atomic(int64_t) next_item;
     _Alignas(64) atomic_int next_row;  /* conversion: next row to claim */
     atomic_int rows_done;
 };

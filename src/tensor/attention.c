@@ -12,10 +12,14 @@ void attn_rows_portable(int n_rows, const float *const *q, const int *npos, cons
     for (int r = 0; r < n_rows; r++) {
         const float *qr = q[r];
         const int n = npos[r];
-        for (int p = 0; p < n; p++) {
-            float s = 0.0f;
-            for (int d = 0; d < hk; d++) s += qr[d] * kt[attn_k_index(p, d, hk)];
-            scores[p] = s;
+        /* a block of 16 positions at a time, dimension-major like the cache (each score is still the
+         * sum over d in order) */
+        for (int p0 = 0; p0 < n; p0 += ATTN_BLOCK) {
+            const float *kb = kt + (size_t)(p0 / ATTN_BLOCK) * hk * ATTN_BLOCK;
+            float s[ATTN_BLOCK] = {0};
+            for (int d = 0; d < hk; d++)
+                for (int j = 0; j < ATTN_BLOCK; j++) s[j] += qr[d] * kb[(size_t)d * ATTN_BLOCK + j];
+            for (int j = 0; j < ATTN_BLOCK && p0 + j < n; j++) scores[p0 + j] = s[j];
         }
         softmax_inplace(scores, n);
         float *o = out[r];
@@ -34,6 +38,8 @@ static void choose_kernel(void) {
     g_kernel = attn_rows_portable;
     if (strcmp(kumo_cpu_isa(), kumo_isa_name(KUMO_ISA_AVX512)) == 0 && attn_rows_avx512_kernel())
         g_kernel = attn_rows_avx512_kernel();
+    else if (strcmp(kumo_cpu_isa(), kumo_isa_name(KUMO_ISA_AVX2)) == 0 && attn_rows_avx2_kernel())
+        g_kernel = attn_rows_avx2_kernel();
 }
 
 void attn_rows(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk, int hv,

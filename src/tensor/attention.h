@@ -27,11 +27,12 @@ static inline size_t attn_k_index(int p, int d, int hk) {
 void attn_rows(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk, int hv,
                float *const *out, float *scores);
 
-/* Kernels per instruction-set level (attention.c, attention_avx512.c). */
+/* Kernels per instruction-set level (attention.c, attention_avx2.c, attention_avx512.c). */
 typedef void (*attn_rows_fn)(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
                              int hk, int hv, float *const *out, float *scores);
 void attn_rows_portable(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk,
                         int hv, float *const *out, float *scores);
 attn_rows_fn attn_rows_avx512_kernel(void); /* NULL when not built for x86-64 */
+attn_rows_fn attn_rows_avx2_kernel(void);   /* NULL when not built for x86-64 */
 
 #endif

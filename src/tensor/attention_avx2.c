@@ -1,0 +1,175 @@
+/* AVX2 attention kernel (see attention.h), the AVX-512 one on 256-bit registers: a block of 16
+ * positions is two halves of 8 scores, rows are taken four at a time. Per query row the operations
+ * are fixed (one running sum per half-block over the dimensions, a vector softmax, one multiply-add
+ * per position into each output vector, positions in order), so tiles do not change results. */
+#include "tensor/attention.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 16")
+#define ROWS 4 /* rows per pass: 8 accumulators and the two halves of K fit 16 registers */
+
+/* lanes < n set */
+AVX2 INLINE __m256i lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* e^x as exp512 in simd_exp.h: clamp to [-87, 88], x = n·ln2 + r, Taylor series of e^r to r^6, then
+ * the exponent n added into the float's exponent field. */
+AVX2 INLINE __m256 exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX2 INLINE float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+AVX2 INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Scores of R rows for one block of 16 positions. */
+AVX2 INLINE void qk_block(const int R, const float *const *q, const float *kb, int hk, float *s, size_t s_stride) {
+    __m256 lo[ROWS], hi[ROWS];
+    UNROLL
+    for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int d = 0; d < hk; d++) {
+        const __m256 k0 = _mm256_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
+        const __m256 k1 = _mm256_loadu_ps(kb + (size_t)d * ATTN_BLOCK + 8);
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            const __m256 qv = _mm256_broadcast_ss(q[r] + d);
+            lo[r] = _mm256_fmadd_ps(qv, k0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(qv, k1, hi[r]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < R; r++) {
+        _mm256_storeu_ps(s + r * s_stride, lo[r]);
+        _mm256_storeu_ps(s + r * s_stride + 8, hi[r]);
+    }
+}
+
+AVX2 static void softmax_row(float *s, int n) {
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (int p = 0; p < n; p += 8) {
+        const __m256 v = _mm256_loadu_ps(s + p);
+        mx = _mm256_max_ps(mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, _mm256_castsi256_ps(lanes(n - p))));
+    }
+    const __m256 m = _mm256_set1_ps(hmax8(mx));
+    __m256 sum = _mm256_setzero_ps();
+    for (int p = 0; p < n; p += 8) {
+        const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_loadu_ps(s + p), m)),
+                                       _mm256_castsi256_ps(lanes(n - p)));
+        _mm256_storeu_ps(s + p, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum8(sum));
+    for (int p = 0; p < n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
+}
+
+/* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows sharing positions [0, n_common), then each
+ * row alone up to its own count: the same multiply-adds in the same order either way. */
+AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const float *v,
+                         int hv, int c0, float *const *out) {
+    const __m256i m0 = lanes(hv - c0), m1 = lanes(hv - c0 - 8);
+    __m256 a0[ROWS], a1[ROWS];
+    UNROLL
+    for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
+    for (int p = 0; p < n_common; p++) {
+        const float *vp = v + (size_t)p * hv + c0;
+        const __m256 v0 = _mm256_maskload_ps(vp, m0), v1 = _mm256_maskload_ps(vp + 8, m1);
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
+            a0[r] = _mm256_fmadd_ps(wr, v0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(wr, v1, a1[r]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < R; r++) {
+        for (int p = n_common; p < npos[r]; p++) {
+            const float *vp = v + (size_t)p * hv + c0;
+            const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
+            a0[r] = _mm256_fmadd_ps(wr, _mm256_maskload_ps(vp, m0), a0[r]);
+            a1[r] = _mm256_fmadd_ps(wr, _mm256_maskload_ps(vp + 8, m1), a1[r]);
+        }
+        _mm256_maskstore_ps(out[r] + c0, m0, a0[r]);
+        _mm256_maskstore_ps(out[r] + c0 + 8, m1, a1[r]);
+    }
+}
+
+AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
+                                int hk, int hv, float *const *out, float *scores) {
+    int max_n = 0;
+    for (int r = 0; r < n_rows; r++)
+        if (npos[r] > max_n) max_n = npos[r];
+    const int n_blk = (max_n + ATTN_BLOCK - 1) / ATTN_BLOCK;
+    const size_t s_stride = (size_t)n_blk * ATTN_BLOCK;
+    for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
+        const int R = n_rows - r0 < ROWS ? n_rows - r0 : ROWS;
+        for (int b = 0; b < n_blk; b++) {
+            const float *kb = kt + (size_t)b * hk * ATTN_BLOCK;
+            float *s = scores + r0 * s_stride + (size_t)b * ATTN_BLOCK;
+            switch (R) {
+            case 1: qk_block(1, q + r0, kb, hk, s, s_stride); break;
+            case 2: qk_block(2, q + r0, kb, hk, s, s_stride); break;
+            case 3: qk_block(3, q + r0, kb, hk, s, s_stride); break;
+            default: qk_block(4, q + r0, kb, hk, s, s_stride); break;
+            }
+        }
+    }
+    for (int r = 0; r < n_rows; r++) softmax_row(scores + r * s_stride, npos[r]);
+    for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
+        const int R = n_rows - r0 < ROWS ? n_rows - r0 : ROWS;
+        int n_common = npos[r0];
+        for (int r = 1; r < R; r++)
+            if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
+        const float *w = scores + r0 * s_stride;
+        for (int c0 = 0; c0 < hv; c0 += 16) {
+            switch (R) {
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
+            }
+        }
+    }
+}
+
+attn_rows_fn attn_rows_avx2_kernel(void) { return attn_rows_avx2; }
+
+#else
+
+attn_rows_fn attn_rows_avx2_kernel(void) { return 0; }
+
+#endif

@@ -307,7 +307,7 @@ bool jtext_parse_float(jctx *c, const char *p, size_t n, double *out) {
         char ch = p[j];
         if (ch == '_') continue;
         if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' || ch == '+' || ch == '-' ||
-              strchr("infatyINFATY", ch)))
+              (ch && strchr("infatyINFATY", ch))))
             return false;
         tmp[k++] = ch;
     }
@@ -345,13 +345,22 @@ jv jinja_percent_format(jctx *c, jv fmt, jv args) {
         char spec[32];
         size_t sn = 0;
         spec[sn++] = '%';
-        while (j < n && strchr("-+ 0#", p[j]) && sn < 8) spec[sn++] = p[j++];
+        while (j < n && p[j] && strchr("-+ 0#", p[j]) && sn < 8) spec[sn++] = p[j++];
         while (j < n && p[j] >= '0' && p[j] <= '9' && sn < 16) spec[sn++] = p[j++];
         if (j < n && p[j] == '.') {
             spec[sn++] = p[j++];
             while (j < n && p[j] >= '0' && p[j] <= '9' && sn < 24) spec[sn++] = p[j++];
         }
         if (j >= n) jh_fail(&c->h, c->at, KUMO_E_INVALID, "incomplete format");
+        spec[sn] = 0;
+        const char *w = spec + 1;
+        while (*w && strchr("-+ 0#", *w)) w++;
+        long width = strtol(w, NULL, 10);
+        const char *dot = strchr(spec, '.');
+        long prec = dot ? strtol(dot + 1, NULL, 10) : -1;
+        /* printf pads and expands in C: keep both small so one directive cannot take seconds */
+        if (width > 4096 || prec > 400) jh_fail(&c->h, c->at, KUMO_E_INVALID, "format width or precision too large");
+        size_t out_cap = (size_t)width + (size_t)(prec > 0 ? prec : 0) + 400;
         char conv = p[j];
         i = j;
         if (conv == '%') {
@@ -361,7 +370,8 @@ jv jinja_percent_format(jctx *c, jv fmt, jv args) {
         if (conv == '(') jh_fail(&c->h, c->at, KUMO_E_UNSUPPORTED, "%%(name) formatting is not supported");
         if (ai >= list->n) jh_fail(&c->h, c->at, KUMO_E_INVALID, "not enough arguments for format string");
         jv a = list->v[ai++];
-        char out[512];
+        char *out;
+        int written;
         switch (conv) {
         case 's':
         case 'r': {
@@ -370,21 +380,14 @@ jv jinja_percent_format(jctx *c, jv fmt, jv args) {
             if (conv == 's') jv_write_str(&tmp, a);
             else jv_write_repr(&tmp, a);
             /* width/precision in characters; flags other than '-' do not apply to strings */
-            spec[sn] = 0;
             bool left = strchr(spec, '-') != NULL;
-            const char *w = spec + 1;
-            while (*w && strchr("-+ 0#", *w)) w++;
-            long width = strtol(w, NULL, 10);
-            const char *dot = strchr(spec, '.');
             size_t len = tmp.n;
             if (dot) {
-                long prec = strtol(dot + 1, NULL, 10);
                 size_t bytes = 0;
                 for (long k = 0; k < prec && bytes < len; k++) bytes += utf8_char_len(tmp.p + bytes, len - bytes);
                 len = bytes;
             }
             long chars = (long)utf8_count(tmp.p ? tmp.p : "", len);
-            if (width > 100000) jh_fail(&c->h, c->at, KUMO_E_INVALID, "format width too large");
             if (!left)
                 for (long k = chars; k < width; k++) jb_putc(&b, ' ');
             jb_put(&b, tmp.p, len);
@@ -405,8 +408,9 @@ jv jinja_percent_format(jctx *c, jv fmt, jv args) {
             spec[sn++] = 'l';
             spec[sn++] = conv == 'i' ? 'd' : conv;
             spec[sn] = 0;
-            int k = snprintf(out, sizeof out, spec, (long long)v);
-            jb_put(&b, out, k < 0 ? 0 : (size_t)k < sizeof out ? (size_t)k : sizeof out - 1);
+            out = jh_alloc(&c->h, out_cap);
+            written = snprintf(out, out_cap, spec, (long long)v);
+            jb_put(&b, out, written < 0 ? 0 : (size_t)written < out_cap ? (size_t)written : out_cap - 1);
             continue;
         }
         case 'f':
@@ -418,8 +422,9 @@ jv jinja_percent_format(jctx *c, jv fmt, jv args) {
             if (!jv_is_number(a)) jh_fail(&c->h, c->at, KUMO_E_INVALID, "must be real number, not %s", jv_type_name(a));
             spec[sn++] = conv;
             spec[sn] = 0;
-            int k = snprintf(out, sizeof out, spec, jv_num(a));
-            jb_put(&b, out, k < 0 ? 0 : (size_t)k < sizeof out ? (size_t)k : sizeof out - 1);
+            out = jh_alloc(&c->h, out_cap);
+            written = snprintf(out, out_cap, spec, jv_num(a));
+            jb_put(&b, out, written < 0 ? 0 : (size_t)written < out_cap ? (size_t)written : out_cap - 1);
             continue;
         }
         default: jh_fail(&c->h, c->at, KUMO_E_UNSUPPORTED, "unsupported format character '%c'", conv);

@@ -586,7 +586,10 @@ jv jinja_filter(jctx *c, int id, jv v, const jargs *a) {
     case F_INDENT: {
         static const char *const P[] = {"width", "first", "blank", NULL};
         jarg_bind(c, what, P, a, x);
-        return indent(c, jv_str_of(c, v), x[0], jarg_given(x[1]) && jv_truthy(x[1]), jarg_given(x[2]) && jv_truthy(x[2]));
+        /* Jinja appends "\n" to the value first, which fails for anything but a string */
+        if (v.type == JV_UNDEF && v.u.s.n) jh_fail(&c->h, c->at, KUMO_E_INVALID, "'%.*s' is undefined", (int)v.u.s.n, v.u.s.p);
+        jarg_str(c, what, v);
+        return indent(c, v, x[0], jarg_given(x[1]) && jv_truthy(x[1]), jarg_given(x[2]) && jv_truthy(x[2]));
     }
     case F_ITEMS: jarg_bind(c, what, JARGS_NONE, a, x); return jfilter_items(c, v);
     case F_JOIN: {

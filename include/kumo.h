@@ -80,6 +80,18 @@ int kumo_tokenize(const kumo_model *model, const char *text, size_t len, kumo_to
  * count, or -(needed) when cap is too small. */
 int kumo_token_to_piece(const kumo_model *model, kumo_token t, char *buf, int cap, bool special);
 
+/* Streaming detokenization for printing tokens one at a time: emits only complete UTF-8 characters
+ * (a character split across tokens is held back until its last byte arrives; ill-formed bytes become
+ * U+FFFD), so a terminal never sees a broken character. */
+typedef struct kumo_text_stream kumo_text_stream;
+kumo_text_stream *kumo_text_stream_new(const kumo_model *model);
+void kumo_text_stream_free(kumo_text_stream *s);
+/* Appends token t's text; writes the completed characters to out (room for 1024 bytes is always
+ * enough) and returns their byte count, or a negative value if t is not a token of the model. */
+int kumo_text_stream_push(kumo_text_stream *s, kumo_token t, char *out, int cap);
+/* Ends the stream (a held-back incomplete character becomes U+FFFD); returns bytes written. */
+int kumo_text_stream_flush(kumo_text_stream *s, char *out, int cap);
+
 /* ---------- context: KV cache + batched decode ---------- */
 typedef struct kumo_context kumo_context;
 

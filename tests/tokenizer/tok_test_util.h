@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -90,8 +91,8 @@ static inline bool tok_vectors_read(const char *prefix, tok_vectors *tv) {
     const size_t sep_len = sizeof sep - 1;
     char path[4200];
     size_t inp_len, out_len;
-    if (strlen(prefix) > 4096) return false;
     memset(tv, 0, sizeof *tv);
+    if (strlen(prefix) > 4096) return false;
     snprintf(path, sizeof path, "%s.inp", prefix);
     tv->inp = read_file(path, &inp_len);
     snprintf(path, sizeof path, "%s.out", prefix);
@@ -140,6 +141,51 @@ static inline bool tok_vectors_read(const char *prefix, tok_vectors *tv) {
 
 static inline bool tok_ids_equal(const int32_t *a, int na, const int32_t *b, int nb) {
     return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
+}
+
+/* ---- synthetic vocabs: written with the GGUF writer to a temporary file, then loaded ---- */
+
+static inline void tok_set_strings(gguf_writer *w, const char *key, const char *const *s, int n) {
+    gguf_str *strs = calloc((size_t)n + 1, sizeof *strs);
+    for (int i = 0; i < n; i++) strs[i] = (gguf_str){strlen(s[i]), s[i]};
+    gguf_value val = {0};
+    val.type = GGUF_TYPE_ARRAY;
+    val.v.arr.elem_type = GGUF_TYPE_STRING;
+    val.v.arr.n = (uint64_t)n;
+    val.v.arr.strs = strs;
+    kumo_error err = {0};
+    if (gguf_writer_set(w, key, &val, &err) != 0) fprintf(stderr, "writer: %s\n", err.msg);
+    free(strs);
+}
+
+static inline void tok_set_numbers(gguf_writer *w, const char *key, enum gguf_type type,
+                                   const void *data, int n) {
+    gguf_value val = {0};
+    val.type = GGUF_TYPE_ARRAY;
+    val.v.arr.elem_type = type;
+    val.v.arr.n = (uint64_t)n;
+    val.v.arr.raw = data;
+    kumo_error err = {0};
+    if (gguf_writer_set(w, key, &val, &err) != 0) fprintf(stderr, "writer: %s\n", err.msg);
+}
+
+/* Writes w to a temporary file and loads its vocab; err receives the load error. Frees w. */
+static inline kumo_vocab *tok_load_writer(gguf_writer *w, kumo_error *err) {
+    char path[] = "/tmp/kumo-tok-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    close(fd);
+    kumo_vocab *v = NULL;
+    if (gguf_writer_write(w, path, err) == 0) {
+        gguf_ctx *g = gguf_open(path, err);
+        if (g) {
+            v = vocab_load(g, err);
+            gguf_close(g);
+        }
+    }
+    unlink(path);
+    gguf_writer_free(w);
+    return v;
 }
 
 static inline void tok_print_ids(const char *label, const int32_t *ids, int n) {

@@ -992,7 +992,10 @@ jv jinja_filter(jctx *c, int id, jv v, const jargs *a) {
         static const char *const P[] = {"name", NULL};
         bind(c, what, P, a, x);
         jv name = need_str(c, what, x[0]);
-        return jinja_getattr(c, v, dup_bytes(c, name), name.u.s.n);
+        char *cname = dup_bytes(c, name);
+        /* attr() is attribute access only: dict keys are not attributes, dict methods are */
+        if (v.type == JV_DICT && !v.u.d->is_namespace && !jinja_has_method(v, cname)) return jv_undef(cname, name.u.s.n);
+        return jinja_getattr(c, v, cname, name.u.s.n);
     }
     case F_BATCH: {
         static const char *const P[] = {"linecount", "fill_with", NULL};

@@ -262,6 +262,7 @@ void vocab_free(kumo_vocab *v) {
     free(v->merge_key);
     free(v->merge_rank);
     free(v->merge_result);
+    free(v->spm_pair);
     pretok_free(v->pretok);
     wpm_classifier_free(v->wpm);
     special_set_free(v->special);
@@ -456,6 +457,10 @@ kumo_vocab *vocab_load(const gguf_ctx *g, kumo_error *err) {
         if (!(v->wpm = wpm_classifier_new(err))) goto fail;
     } else {
         build_spm_byte_tokens(v);
+        if (spm_build_pair_index(v) < 0) {
+            kumo_err(err, KUMO_E_NOMEM, "out of memory for the SentencePiece pair index");
+            goto fail;
+        }
     }
     v->special = special_set_build(v);
     if (!v->special) {

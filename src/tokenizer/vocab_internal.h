@@ -64,6 +64,11 @@ struct kumo_vocab {
     /* GPT-2 byte-level decoding: code point (< 0x144) -> byte, -1 if not a byte character */
     int16_t cp_to_byte[0x144];
 
+    /* SPM: character pairs (code point << 32 | next code point) that occur inside some token; a
+     * boundary between any other two characters can never be merged across */
+    uint64_t *spm_pair;
+    uint32_t spm_pair_mask;
+
     pretok *pretok;          /* BPE */
     wpm_classifier *wpm;     /* WordPiece */
     special_set *special;
@@ -128,6 +133,8 @@ int special_partition(const kumo_vocab *v, const char *text, size_t len, bool pa
 
 /* spm.c: SentencePiece on one raw fragment (prefix_space: prepend ' ' first). 0 or -1 (OOM). */
 int spm_tokenize(const kumo_vocab *v, const char *text, size_t len, bool prefix_space, tokbuf *out);
+/* spm.c: builds v->spm_pair from the token texts. 0 or -1 (OOM). */
+int spm_build_pair_index(kumo_vocab *v);
 /* bpe.c: byte-level BPE on one raw fragment. 0 or -1 (OOM / internal error). */
 int bpe_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out);
 /* wpm.c: WordPiece on one raw fragment. 0 or -1. */

@@ -2,8 +2,9 @@
  *
  * Pipeline: jinja_lex.c turns the template source into tokens (whitespace control, trim_blocks and
  * lstrip_blocks already applied to the text between tags), jinja_parse.c builds an AST, and
- * jinja_eval.c walks it over dynamically typed values (jv) with the filters, tests and methods of
- * jinja_builtins.c.
+ * jinja_eval.c walks it over dynamically typed values (jv) with the filters and tests of
+ * jinja_filters.c, the string methods of jinja_text.c and the globals and other methods of
+ * jinja_builtins.c (their shared helpers: jinja_lib.h).
  *
  * Memory: every object of one phase lives in one arena (jheap): the AST in the template's arena,
  * all values of one rendering in that rendering's arena. Nothing is freed individually; the arena
@@ -292,7 +293,7 @@ typedef struct jargs {
     size_t nkw;
 } jargs;
 
-/* ---------- builtins (jinja_builtins.c) ---------- */
+/* ---------- builtins (jinja_filters.c, jinja_builtins.c) ---------- */
 int jinja_filter_id(const char *name);   /* -1 if unknown */
 int jinja_test_id(const char *name);
 int jinja_global_id(const char *name);

@@ -96,6 +96,7 @@ jlist *jinja_iter(jctx *c, jv v) {
 
 /* Character offsets of a string: offs[i] is the byte offset of character i, offs[n] = bytes. */
 static size_t *char_offsets(jctx *c, jv s, size_t *nchars) {
+    jh_charge(&c->h, 1 + s.u.s.n / 64);
     size_t n = utf8_count(s.u.s.p, s.u.s.n);
     size_t *offs = jh_alloc(&c->h, (n + 1) * sizeof *offs);
     size_t i = 0, k = 0;

@@ -49,6 +49,7 @@ static void *alloc_raw(jheap *h, size_t n) {
     if (n == 0) n = 1;
     if (n > SIZE_MAX - 2 * ALIGN) jh_fail(h, JPOS_NONE, KUMO_E_NOMEM, "allocation too large");
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    h->steps += n / 256; /* filling memory is work too; checked at the next jh_charge */
     jarena_chunk *head = h->chunks;
     if (head && head->size - head->used >= n) {
         void *p = (char *)head->data + head->used;

@@ -30,6 +30,7 @@ jlist *jl_new(jheap *h, size_t cap) {
 }
 
 void jl_push(jheap *h, jlist *l, jv v) {
+    jh_charge(h, 1);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
         if (cap > SIZE_MAX / sizeof(jv)) jh_fail(h, JPOS_NONE, KUMO_E_NOMEM, "list too large");
@@ -161,6 +162,7 @@ const char *jv_type_name(jv v) {
 /* ---------- equality and ordering ---------- */
 static bool eq_depth(jheap *h, jv a, jv b, int depth) {
     check_depth(h, depth);
+    jh_charge(h, 1);
     if (jv_is_number(a) && jv_is_number(b)) {
         if (a.type != JV_FLOAT && b.type != JV_FLOAT) {
             int64_t x = a.type == JV_BOOL ? a.u.b : a.u.i, y = b.type == JV_BOOL ? b.u.b : b.u.i;
@@ -199,6 +201,7 @@ bool jv_eq(jheap *h, jv a, jv b) { return eq_depth(h, a, b, 0); }
 
 static int cmp_depth(jheap *h, uint32_t off, jv a, jv b, int depth) {
     check_depth(h, depth);
+    jh_charge(h, 1);
     if (jv_is_number(a) && jv_is_number(b)) {
         if (a.type != JV_FLOAT && b.type != JV_FLOAT) {
             int64_t x = a.type == JV_BOOL ? a.u.b : a.u.i, y = b.type == JV_BOOL ? b.u.b : b.u.i;

@@ -205,9 +205,9 @@ int vocab_detokenize(const kumo_vocab *v, const int32_t *ids, int n_ids, char *b
     int64_t total = 0;
     bool overflow = false; /* once a piece does not fit, only count */
     for (int i = 0; i < n_ids; i++) {
-        int k = overflow ? token_piece(v, ids[i], NULL, 0, unparse_special, remove_space)
-                         : token_piece(v, ids[i], buf + total, (int)(cap - total), unparse_special,
-                                       remove_space);
+        bool room = !overflow && buf;
+        int k = token_piece(v, ids[i], room ? buf + total : NULL, room ? (int)(cap - total) : 0,
+                            unparse_special, remove_space);
         remove_space = false;
         if (k < 0) {
             overflow = true;

@@ -26,20 +26,16 @@ struct wpm_classifier {
     uint8_t ascii[128];
 };
 
-static enum char_class classify_slow(const wpm_classifier *c, uint32_t cp) {
+/* md: match data with room for the four groups (one per tokenize call). */
+static enum char_class classify_slow(const wpm_classifier *c, uint32_t cp, pcre2_match_data *md) {
     char buf[4];
     size_t n = utf8_encode(cp, buf);
-    pcre2_match_data *md = pcre2_match_data_create(5, NULL);
-    if (!md) return CLASS_OTHER;
-    enum char_class cls = CLASS_OTHER;
     int rc = pcre2_match(c->code, (PCRE2_SPTR)buf, n, 0, PCRE2_ANCHORED | PCRE2_NO_UTF_CHECK, md, NULL);
-    if (rc > 1) cls = (enum char_class)(rc - 1); /* rc - 1 = number of the group that matched */
-    pcre2_match_data_free(md);
-    return cls;
+    return rc > 1 ? (enum char_class)(rc - 1) : CLASS_OTHER; /* rc - 1: the group that matched */
 }
 
-static enum char_class classify(const wpm_classifier *c, uint32_t cp) {
-    return cp < 128 ? (enum char_class)c->ascii[cp] : classify_slow(c, cp);
+static enum char_class classify(const wpm_classifier *c, uint32_t cp, pcre2_match_data *md) {
+    return cp < 128 ? (enum char_class)c->ascii[cp] : classify_slow(c, cp, md);
 }
 
 wpm_classifier *wpm_classifier_new(kumo_error *err) {
@@ -59,7 +55,14 @@ wpm_classifier *wpm_classifier_new(kumo_error *err) {
         return NULL;
     }
     (void)pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE);
-    for (uint32_t cp = 0; cp < 128; cp++) c->ascii[cp] = (uint8_t)classify_slow(c, cp);
+    pcre2_match_data *md = pcre2_match_data_create(5, NULL);
+    if (!md) {
+        kumo_err(err, KUMO_E_NOMEM, "out of memory for the WordPiece classifier");
+        wpm_classifier_free(c);
+        return NULL;
+    }
+    for (uint32_t cp = 0; cp < 128; cp++) c->ascii[cp] = (uint8_t)classify_slow(c, cp, md);
+    pcre2_match_data_free(md);
     return c;
 }
 
@@ -126,6 +129,8 @@ static void emit_word(const kumo_vocab *v, word_buf *w, tokbuf *out) {
 
 int wpm_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out) {
     const unsigned char *t = (const unsigned char *)text;
+    pcre2_match_data *md = pcre2_match_data_create(5, NULL);
+    if (!md) return -1;
     word_buf w = {0};
     word_put(&w, PHANTOM_SPACE, 3);
     for (size_t i = 0; i < len && !w.failed && !out->failed;) {
@@ -137,7 +142,7 @@ int wpm_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out)
         }
         i += n;
         uint32_t base = unicode_nfd_base(cp);
-        enum char_class cls = classify(v->wpm, base);
+        enum char_class cls = classify(v->wpm, base, md);
         if (cls == CLASS_SPACE) {
             emit_word(v, &w, out);
             continue;
@@ -156,5 +161,6 @@ int wpm_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out)
     emit_word(v, &w, out);
     bool failed = w.failed;
     free(w.b);
+    pcre2_match_data_free(md);
     return failed ? -1 : 0;
 }

@@ -485,6 +485,10 @@ static const struct {
     {"{{ [1, 2][::0] }}", {"slice step cannot be zero", NULL, NULL}},
     {"{{ {[1]: 2} }}", {"unhashable type: 'list'", NULL, NULL}},
     {"{{ 9223372036854775807 + 1 }}", {"integer overflow", NULL, NULL}},
+    /* printf directives are bounded so one cannot take seconds (differs from Python, on purpose) */
+    {"{{ '%0999999999d' % 1 }}", {"format width or precision too large", NULL, NULL}},
+    {"{{ '%.99999f' % 1.5 }}", {"format width or precision too large", NULL, NULL}},
+    {"{{ '%\x00d' % 1 }}", {"unsupported format character", NULL, NULL}},
 };
 
 static void test_errors(void **state) {
@@ -752,9 +756,12 @@ static void test_api(void **state) {
     chat_template_free(t2);
     chat_template_free(NULL);
 
-    /* strftime_now uses the given clock */
     o.extra = NULL;
+    /* strftime_now uses the given clock */
     expect_render("{{ strftime_now('%d %b %Y') }}", NULL, &o, "23 Jul 2024");
+
+    /* an embedded NUL ends no number: '1\0' is not a float */
+    expect_render("{{ '1\\x002' | float }} {{ '1\\x00' | int(7) }}", NULL, &o, "0.0 7");
 
     cJSON_Delete(msgs);
     chat_template_free(t);

@@ -22,12 +22,8 @@
 
 #include "kumo.h"
 
-/* A plain text message; richer messages (tool_calls, reasoning_content, content parts) are
- * passed as cJSON objects. */
-typedef struct kumo_chat_message {
-    const char *role;
-    const char *content;
-} kumo_chat_message;
+/* kumo_chat_message (a plain text message) is declared in kumo.h; richer messages (tool_calls,
+ * reasoning_content, content parts) are passed as cJSON objects. */
 
 /* Work limits of one rendering; 0 selects the default. */
 typedef struct chat_limits {

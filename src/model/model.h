@@ -65,6 +65,7 @@ struct kumo_model {
     float *rope_freq_factors;            /* [n_rot/2] or NULL (Llama 3.1 rope_freqs) */
     layer_weights *layers;
     uint64_t n_params, n_params_active;
+    uint64_t bytes_per_token;            /* weights read per generated token */
 };
 
 /* Expert slice e of a stacked expert matrix. */

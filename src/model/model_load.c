@@ -118,6 +118,10 @@ static int bind_matrix(kumo_model *m, const char *name, int64_t n_in, int64_t n_
     mat->row_bytes = ggml_row_bytes(t->type, n_in);
     mat->data = t->data;
     if (expert_stride) *expert_stride = mat->row_bytes * (size_t)n_out;
+    /* a generated token reads every matrix once, but only n_expert_used of the experts; the embedding
+     * is a row lookup (its bytes count when it doubles as the output matrix, bound later) */
+    if (strcmp(name, "token_embd.weight") != 0)
+        m->bytes_per_token += n_exp > 1 ? t->size / (uint64_t)n_exp * (uint64_t)m->hp.n_expert_used : t->size;
     uint64_t params = (uint64_t)n_in * (uint64_t)n_out * (uint64_t)(n_exp > 1 ? n_exp : 1);
     m->n_params += params;
     return KUMO_OK;
@@ -218,7 +222,10 @@ static int bind_weights(kumo_model *m, kumo_error *err) {
     if ((rc = bind_vector(m, "output_norm.weight", hp->n_embd, true, &m->output_norm, err))) return rc;
     if ((rc = bind_matrix(m, "output.weight", hp->n_embd, hp->n_vocab, 1, false, &m->output, NULL, err))) return rc;
     m->tied_output = m->output.data == NULL;
-    if (m->tied_output) m->output = m->tok_embd;
+    if (m->tied_output) {
+        m->output = m->tok_embd;
+        m->bytes_per_token += (uint64_t)m->tok_embd.row_bytes * (uint64_t)m->tok_embd.n_out;
+    }
     if ((rc = bind_vector(m, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freq_factors, err))) return rc;
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);

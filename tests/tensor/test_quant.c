@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/gguf.h"
+#include "testutil.h"
 #include "tensor/quant.h"
 #include "tensor/quant_impl.h"
 
@@ -795,6 +797,120 @@ static void test_traits_table(void **state) {
     if (env && kumo_isa_supported(KUMO_ISA_AVX512)) assert_string_equal(isa, env);
 }
 
+
+/* ======================= real tensors: llama.cpp quantizations vs their f32 source ======================= */
+
+/* Relative RMSE bound per type (rms(dequantized - f32) / rms(f32)). The tiny model's weights are
+ * roughly Gaussian; the values observed with the reference files are q8_0 0.54%, q6_K 1.8%, q5_K
+ * 3.6%, q5_1 3.8%, q5_0 4.3%, q4_K 7.2%, q4_1 7.9%, q4_0 8.6%, q3_K 15.2%, q2_K 29.8%, f16 0.02%,
+ * bf16 0.17%: the bounds leave ~20% headroom. A wrong bit layout gives errors near or above 100%. */
+static double rmse_bound(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_F16: return 0.0004;
+    case GGML_TYPE_BF16: return 0.0025;
+    case GGML_TYPE_Q8_0: return 0.0065;
+    case GGML_TYPE_Q6_K: return 0.022;
+    case GGML_TYPE_Q5_K: return 0.044;
+    case GGML_TYPE_Q5_1: return 0.046;
+    case GGML_TYPE_Q5_0: return 0.052;
+    case GGML_TYPE_Q4_K: return 0.087;
+    case GGML_TYPE_Q4_1: return 0.095;
+    case GGML_TYPE_Q4_0: return 0.104;
+    case GGML_TYPE_Q3_K: return 0.183;
+    case GGML_TYPE_Q2_K: return 0.36;
+    default: return 0;
+    }
+}
+
+static const char *const QUANT_FILES[] = {"f16",    "bf16",   "q8_0",   "q6_k",   "q5_k_m",
+                                          "q5_k_s", "q5_0",   "q5_1",   "q4_k_m", "q4_k_s",
+                                          "q4_0",   "q4_1",   "q3_k_m", "q2_k"};
+
+/* Every non-f32 tensor of each file dequantizes to within the bound of the f32 original, and a
+ * matrix-vector product through the dispatched vec_dot (activations quantized to the vec_dot type)
+ * stays within that bound (+1% for the activation quantization) of the f32 product. */
+static void test_real_tensors(void **state) {
+    (void)state;
+    kumo_error err;
+    gguf_ctx *f32 = gguf_open(shared_path("models/tiny-llama-f32.gguf"), &err);
+    if (!f32) fail_msg("%s", err.msg);
+    double worst[GGML_TYPE_COUNT] = {0}, worst_mv[GGML_TYPE_COUNT] = {0};
+    int checked = 0;
+    rng_t r = {31337};
+    for (size_t fi = 0; fi < sizeof QUANT_FILES / sizeof QUANT_FILES[0]; fi++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "models/tiny-llama-%s.gguf", QUANT_FILES[fi]);
+        gguf_ctx *g = gguf_open(shared_path(rel), &err);
+        if (!g) fail_msg("%s", err.msg);
+        for (int64_t ti = 0; ti < gguf_tensor_count(g); ti++) {
+            const gguf_tensor *t = gguf_tensor_at(g, ti);
+            if (t->type == GGML_TYPE_F32) continue;
+            const gguf_tensor *src = gguf_find_tensor(f32, t->name);
+            assert_non_null(src);
+            assert_int_equal(src->type, GGML_TYPE_F32);
+            const int64_t n_per_row = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
+            assert_int_equal(src->ne[0], n_per_row);
+            const int64_t n = n_per_row * rows;
+            const kumo_type_traits *tr = kumo_get_type_traits(t->type);
+            assert_non_null(tr);
+            assert_true(t->size == ggml_row_bytes(t->type, n_per_row) * (uint64_t)rows);
+            float *deq = malloc((size_t)n * sizeof(float));
+            assert_non_null(deq);
+            tr->to_float(t->data, deq, n);
+            const float *x = src->data;
+            double se = 0, ss = 0;
+            for (int64_t k = 0; k < n; k++) {
+                se += ((double)deq[k] - x[k]) * ((double)deq[k] - x[k]);
+                ss += (double)x[k] * x[k];
+            }
+            const double rmse = sqrt(se / ss);
+            if (rmse > worst[t->type]) worst[t->type] = rmse;
+            if (!(rmse <= rmse_bound(t->type)))
+                fail_msg("%s %s (%s): relative RMSE %.5f > bound %.5f", rel, t->name, tr->name, rmse,
+                         rmse_bound(t->type));
+
+            /* W·v through vec_dot vs the f32 weights times the float activations. Weight and
+             * activation quantization errors are independent, so they add in quadrature: the bound is
+             * the weight bound combined with the activation error measured here (W_f32 times the
+             * dequantized activations), with 15% headroom. */
+            const kumo_type_traits *act = kumo_get_type_traits(tr->vec_dot_type);
+            float *v = random_acts(&r, n_per_row);
+            void *vq = quantize_acts(act, v, n_per_row);
+            float *vd = dequant(act->type, vq, n_per_row);
+            double de = 0, dn = 0, da = 0;
+            const size_t row_bytes = ggml_row_bytes(t->type, n_per_row);
+            for (int64_t row = 0; row < rows; row++) {
+                double want = 0, act_only = 0;
+                for (int64_t k = 0; k < n_per_row; k++) {
+                    want += (double)x[row * n_per_row + k] * v[k];
+                    act_only += (double)x[row * n_per_row + k] * vd[k];
+                }
+                const double got = tr->vec_dot(n_per_row, (const uint8_t *)t->data + row * row_bytes, vq);
+                de += (got - want) * (got - want);
+                da += (act_only - want) * (act_only - want);
+                dn += want * want;
+            }
+            const double mv = sqrt(de / dn), act_err = sqrt(da / dn);
+            const double mv_bound = 1.15 * hypot(rmse_bound(t->type), act_err);
+            if (mv > worst_mv[t->type]) worst_mv[t->type] = mv;
+            if (!(mv <= mv_bound))
+                fail_msg("%s %s (%s): matrix-vector relative error %.5f > %.5f", rel, t->name, tr->name,
+                         mv, mv_bound);
+            free(vd);
+            free(v);
+            free(vq);
+            free(deq);
+            checked++;
+        }
+        gguf_close(g);
+    }
+    gguf_close(f32);
+    printf("  %d tensors checked; worst relative RMSE (and matrix-vector error) per type:\n   ", checked);
+    for (int t = 0; t < GGML_TYPE_COUNT; t++)
+        if (worst[t] > 0) printf(" %s %.4f (%.4f)", ggml_type_name((uint32_t)t), worst[t], worst_mv[t]);
+    printf("\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp16_known_values),
@@ -809,6 +925,7 @@ int main(void) {
         cmocka_unit_test(test_vec_dot_matches_dequantized),
         cmocka_unit_test(test_simd_matches_portable),
         cmocka_unit_test(test_traits_table),
+        cmocka_unit_test(test_real_tensors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

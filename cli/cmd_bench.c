@@ -1,0 +1,148 @@
+/* kumo bench: prompt-processing and generation speed, like llama-bench, so the two can be set side by
+ * side on the same file: pp = one batch of P tokens from an empty cache; tg = N tokens generated one
+ * at a time from an empty cache. Token ids are random (speed does not depend on them). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int run(int argc, char **argv);
+
+const cli_command CMD_BENCH = {
+    "bench", run, "measure prompt-processing and generation speed (tok/s) and memory bandwidth",
+    "usage: kumo bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
+    "       kumo bench --bandwidth [-t THREADS]\n"
+    "  pp: one batch of P prompt tokens; tg: N tokens one at a time; mean ± stddev over REPS runs after a\n"
+    "  warm-up. tg GB/s = weight bytes one token reads (active experts only) × tg tok/s.\n\n"
+    "  -m, --model FILE       GGUF model (required unless --bandwidth)\n"
+    "  -p, --n-prompt P       prompt tokens (default 512; 0 skips pp)\n"
+    "  -n, --n-gen N          generated tokens (default 128; 0 skips tg)\n"
+    "  -t, --threads N        threads (default: all cores)\n"
+    "  -r, --repetitions R    runs per test (default 3)\n"
+    "      --json             one JSON object: pp_tok_s, tg_tok_s, pp_stddev, tg_stddev, tg_gb_s,\n"
+    "                         model_bytes, threads, isa, ...\n"
+    "      --bandwidth        measure the machine's read bandwidth (1 GiB buffer) and exit\n",
+};
+
+static void mean_std(const double *x, int n, double *mean, double *sd) {
+    double s = 0.0, ss = 0.0;
+    for (int i = 0; i < n; i++) s += x[i];
+    *mean = n ? s / n : 0.0;
+    for (int i = 0; i < n; i++) ss += (x[i] - *mean) * (x[i] - *mean);
+    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int run(int argc, char **argv) {
+    const char *model_path = NULL;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+    bool json = false, bandwidth = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool ok = true;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) ok = cli_take_str(argc, argv, &i, &model_path);
+        else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) ok = cli_take_int(argc, argv, &i, &n_prompt);
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) ok = cli_take_int(argc, argv, &i, &n_gen);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) ok = cli_take_int(argc, argv, &i, &reps);
+        else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--bandwidth")) bandwidth = true;
+        else return cli_usage_error(&CMD_BENCH, "unknown option '%s'", a);
+        if (!ok) return 2;
+    }
+    if (bandwidth) {
+        int nt = threads > 0 ? threads : 0;
+        double one = kumo_measure_read_bandwidth(1, (size_t)1 << 30, 5);
+        double all = kumo_measure_read_bandwidth(nt, (size_t)1 << 30, 5);
+        if (json) printf("{\"read_gb_s_1_thread\": %.2f, \"read_gb_s\": %.2f}\n", one, all);
+        else printf("read bandwidth: %.2f GB/s (1 thread), %.2f GB/s (all threads)\n", one, all);
+        return 0;
+    }
+    if (!model_path) return cli_usage_error(&CMD_BENCH, "a model is required (-m FILE)");
+    if (n_prompt < 0 || n_gen < 0 || reps < 1) return cli_usage_error(&CMD_BENCH, "-p, -n must be >= 0 and -r >= 1");
+    kumo_model *m = cli_load_model("bench", model_path, false);
+    if (!m) return 1;
+    kumo_model_info info;
+    kumo_model_get_info(m, &info);
+    kumo_context_params cp = kumo_context_default_params();
+    cp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
+    cp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    cp.n_threads = threads;
+    kumo_error err = {0};
+    kumo_context *ctx = kumo_context_new(m, &cp, &err);
+    if (!ctx) {
+        kumo_model_free(m);
+        return cli_fail("bench", "%s", err.msg);
+    }
+    kumo_batch b = kumo_batch_new(cp.n_batch);
+    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int n_vocab = kumo_n_vocab(m), rc = 0;
+    /* warm-up: fault the mapping in and let the caches and the pool settle */
+    kumo_batch_add(&b, 1 % n_vocab, 0, 0, true);
+    rc = kumo_decode(ctx, &b, &err);
+    for (int r = 0; !rc && r < reps; r++) {
+        if (n_prompt > 0) {
+            kumo_seq_rm(ctx, 0, 0);
+            kumo_batch_clear(&b);
+            for (int i = 0; i < n_prompt; i++)
+                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, i == n_prompt - 1);
+            double t0 = cli_now();
+            if ((rc = kumo_decode(ctx, &b, &err))) break;
+            pp[r] = n_prompt / (cli_now() - t0);
+        }
+        if (n_gen > 0) {
+            kumo_seq_rm(ctx, 0, 0);
+            double t0 = cli_now();
+            for (int i = 0; i < n_gen && !rc; i++) {
+                kumo_batch_clear(&b);
+                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, true);
+                rc = kumo_decode(ctx, &b, &err);
+            }
+            tg[r] = n_gen / (cli_now() - t0);
+        }
+        if (!json)
+            fprintf(stderr, "run %d/%d: pp%d %.2f tok/s, tg%d %.2f tok/s\n", r + 1, reps, n_prompt, pp[r], n_gen, tg[r]);
+    }
+    if (rc) {
+        cli_fail("bench", "%s", err.msg);
+    } else {
+        double ppm, pps, tgm, tgs;
+        mean_std(pp, reps, &ppm, &pps);
+        mean_std(tg, reps, &tgm, &tgs);
+        double gbs = tgm * (double)info.weight_bytes_per_token / 1e9;
+        const char *base = strrchr(model_path, '/');
+        base = base ? base + 1 : model_path;
+        if (json) {
+            printf("{\"model\": \"%s\", \"arch\": \"%s\", \"model_bytes\": %llu, \"bytes_per_token\": %llu, "
+                   "\"n_params\": %llu, \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
+                   "\"reps\": %d, \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, "
+                   "\"tg_gb_s\": %.3f}\n",
+                   base, info.arch, (unsigned long long)info.weight_bytes,
+                   (unsigned long long)info.weight_bytes_per_token, (unsigned long long)info.n_params,
+                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, reps, ppm, pps, tgm, tgs, gbs);
+        } else {
+            printf("| model | size (MiB) | threads | isa | test | tok/s |\n|---|---|---|---|---|---|\n");
+            if (n_prompt > 0)
+                printf("| %s | %.0f | %d | %s | pp%d | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
+                       kumo_context_n_threads(ctx), kumo_isa(), n_prompt, ppm, pps);
+            if (n_gen > 0)
+                printf("| %s | %.0f | %d | %s | tg%d | %.2f ± %.2f (%.1f GB/s) |\n", base,
+                       info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), n_gen, tgm, tgs, gbs);
+        }
+    }
+    free(pp);
+    free(tg);
+    kumo_batch_free(&b);
+    kumo_context_free(ctx);
+    kumo_model_free(m);
+    return rc ? 1 : 0;
+}

@@ -79,6 +79,8 @@ static void malformed_utf8_and_nul(void **state) {
     for (int i = 0; i < 256; i++) all[i] = (char)(255 - i);
     roundtrip(v, all, sizeof all, all, sizeof all);
     roundtrip(v, "\xE2\x82 x", 4, "\xE2\x82 x", 4);
+    /* a literal U+2581 is SentencePiece's space marker: it comes back as a space */
+    roundtrip(v, "a\xE2\x96\x81" "b", 5, "a b", 3);
     vocab_free(v);
 
     /* WordPiece: malformed bytes are dropped like U+FFFD */

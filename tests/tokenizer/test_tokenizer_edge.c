@@ -187,7 +187,7 @@ static void odd_but_valid_metadata(void **state) {
 /* A BPE vocab under an unknown pre-tokenizer name tokenizes as llama.cpp's "default". */
 static void unknown_pre_falls_back_to_default(void **state) {
     (void)state;
-    const char *toks[] = {"a", "b", "c", "1", "2", "3", "!", "\xC4\xA0", "ab", "\xC4\xA0" "a"};
+    const char *toks[] = {"a", "b", "c", "1", "2", "3", "!", "\xC4\xA0", "ab", ("\xC4\xA0" "a")};
     const char *merges[] = {"a b", "\xC4\xA0 a"};
     kumo_vocab *vv[2];
     const char *pres[2] = {"default", "no-such-pre-tokenizer"};

@@ -15,9 +15,12 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/attention.h"
+#include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "tensor/quant.h"
 #include "util/err.h"
@@ -25,25 +28,45 @@
 struct forward_state {
     int n_batch, n_ctx, n_seq;
     int kd, vd;                 /* K / V row widths per position (all KV heads) */
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *moe_out, *gather, *router, *cs;
-    float *k_cache, *v_cache;   /* [seq][layer][pos][kd|vd] */
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *gather, *router, *cs;
+    float *blk_out;             /* output of the last attention or FFN block, added to x by residual_norm */
+    /* KV caches, one head at a time: [seq][layer][kv head] then K as transposed blocks of positions
+     * (attention.h: attn_k_index, n_ctx_pad positions) and V as [pos][head_dim_v] */
+    float *k_cache, *v_cache;
+    int n_ctx_pad;
     void *scratch;
-    /* attention: per-(entry, head) score rows, one n_ctx row per worker thread */
-    float *scores;
-    int scores_rows;
+    /* attention: work items are (tile of batch entries of one sequence, KV head) */
+    int *tile_start;            /* [n_batch + 1] first entry of each tile */
+    int n_tiles;
+    float *attn_scratch;        /* per worker slot: queries, outputs and scores of one call */
+    size_t attn_slot_floats;
+    int attn_slots;
     /* MoE */
     int32_t *routing;           /* [entry][layer][n_expert_used] */
     float *route_w;             /* [entry][n_expert_used] weights of the current layer */
     int32_t *exp_offset;        /* [n_expert + 1] */
     int32_t *exp_slots;         /* [n_batch * n_expert_used] entry*k + slot grouped by expert */
     uint64_t *expert_counts;    /* [layer][expert] */
+    int32_t *slot_entry;        /* [n_batch * n_expert_used] the entry of each grouped slot */
+    matmul_task *tasks;         /* [2 * n_expert] */
+    kumo_matrix *exp_gate_v, *exp_up_v, *exp_down_v; /* [n_expert] views of the experts in use */
+    kumo_packed *exp_gate_p, *exp_up_p, *exp_down_p; /* [n_expert] their packed slices */
     int *want_idx;
+    double *rope_freq;          /* [n_rot / 2] */
+    const float *delta;         /* residual_norm: rows to add to x first, or NULL */
 };
 
 #define MAX_THREADS 256
 
-static size_t kv_offset(const forward_state *st, int seq, int layer, int pos, int width, int n_layer) {
-    return (((size_t)seq * (size_t)n_layer + (size_t)layer) * (size_t)st->n_ctx + (size_t)pos) * (size_t)width;
+/* Start of the K (transposed) and V caches of one head. */
+static float *k_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
+    const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
+    return st->k_cache + head * (size_t)st->n_ctx_pad * hp->head_dim_k;
+}
+
+static float *v_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
+    const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
+    return st->v_cache + head * (size_t)st->n_ctx * hp->head_dim_v;
 }
 
 forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, kumo_error *err) {
@@ -57,7 +80,10 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->vd = hp->n_head_kv * hp->head_dim_v;
     size_t B = (size_t)n_batch;
     int qd = hp->n_head * hp->head_dim_k, od = hp->n_head * hp->head_dim_v;
-    int ff = hp->n_ff > hp->n_ff_exp ? hp->n_ff : hp->n_ff_exp;
+    /* hb, hb2: the dense FFN's hidden rows, or one row per (entry, chosen expert) */
+    size_t ff = (size_t)hp->n_ff;
+    if (hp->n_expert > 0 && (size_t)hp->n_expert_used * hp->n_ff_exp > ff) ff = (size_t)hp->n_expert_used * hp->n_ff_exp;
+    size_t slots = hp->n_expert > 0 ? B * (size_t)hp->n_expert_used : B;
     int wide = qd > od ? qd : od;
     if (wide < hp->n_embd) wide = hp->n_embd;
     st->x = malloc(B * hp->n_embd * sizeof(float));
@@ -68,16 +94,21 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->att = malloc(B * wide * sizeof(float));
     st->hb = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
     st->hb2 = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
-    st->moe_out = malloc(B * hp->n_embd * sizeof(float));
-    st->gather = malloc(B * hp->n_embd * sizeof(float));
+    st->blk_out = malloc(B * hp->n_embd * sizeof(float));
+    st->gather = malloc(slots * hp->n_embd * sizeof(float));
     st->cs = malloc(B * hp->n_rot * sizeof(float));
     st->want_idx = malloc(B * sizeof(int));
-    size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->kd;
+    st->rope_freq = malloc(((size_t)hp->n_rot / 2 + 1) * sizeof(double));
+    st->n_ctx_pad = (n_ctx + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK;
+    size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
     st->k_cache = calloc(kv_k, sizeof(float));
     st->v_cache = calloc(kv_v, sizeof(float));
-    st->scores_rows = MAX_THREADS;
-    st->scores = malloc((size_t)st->scores_rows * n_ctx * sizeof(float));
+    /* attention scratch for as many workers as there are cores (others help with the matmuls only) */
+    st->attn_slots = kumo_cpu_count() < MAX_THREADS ? kumo_cpu_count() : MAX_THREADS;
+    st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * ((size_t)hp->head_dim_k + hp->head_dim_v + st->n_ctx_pad);
+    st->attn_scratch = malloc((size_t)st->attn_slots * st->attn_slot_floats * sizeof(float));
+    st->tile_start = malloc((B + 1) * sizeof(int));
     /* scratch for converting activations: the largest over every matrix the pass multiplies */
     size_t scratch = matmul_scratch_bytes(m->output.type, m->output.n_in, n_batch);
     for (int l = 0; l < hp->n_layer; l++) {
@@ -86,13 +117,13 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
                                      &L->ffn_router, &L->exp_gate, &L->exp_up, &L->exp_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
             if (!mats[i]->data) continue;
-            size_t s = matmul_scratch_bytes(mats[i]->type, mats[i]->n_in, n_batch);
+            size_t s = matmul_scratch_bytes(mats[i]->type, mats[i]->n_in, (int)slots);
             if (s > scratch) scratch = s;
         }
     }
     st->scratch = malloc(scratch ? scratch : 1);
-    if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->moe_out ||
-        !st->gather || !st->cs || !st->want_idx || !st->k_cache || !st->v_cache || !st->scores || !st->scratch)
+    if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->blk_out ||
+        !st->gather || !st->cs || !st->want_idx || !st->rope_freq || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
         goto nomem;
     if (hp->n_expert > 0) {
         size_t ku = (size_t)hp->n_expert_used;
@@ -102,8 +133,18 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
         st->exp_offset = malloc(((size_t)hp->n_expert + 1) * sizeof(int32_t));
         st->exp_slots = malloc(B * ku * sizeof(int32_t));
         st->expert_counts = calloc((size_t)hp->n_layer * hp->n_expert, sizeof(uint64_t));
-        if (!st->router || !st->routing || !st->route_w || !st->exp_offset || !st->exp_slots || !st->expert_counts)
+        size_t ne = (size_t)hp->n_expert;
+        st->slot_entry = malloc(B * ku * sizeof(int32_t));
+        st->tasks = malloc(2 * ne * sizeof *st->tasks);
+        st->exp_gate_v = malloc(3 * ne * sizeof *st->exp_gate_v);
+        st->exp_gate_p = malloc(3 * ne * sizeof *st->exp_gate_p);
+        if (!st->router || !st->routing || !st->route_w || !st->exp_offset || !st->exp_slots || !st->expert_counts ||
+            !st->slot_entry || !st->tasks || !st->exp_gate_v || !st->exp_gate_p)
             goto nomem;
+        st->exp_up_v = st->exp_gate_v + ne;
+        st->exp_down_v = st->exp_gate_v + 2 * ne;
+        st->exp_up_p = st->exp_gate_p + ne;
+        st->exp_down_p = st->exp_gate_p + 2 * ne;
     }
     return st;
 nomem:
@@ -115,9 +156,10 @@ nomem:
 
 void forward_state_free(forward_state *st) {
     if (!st) return;
-    void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->moe_out, st->gather,
-                    st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->scores, st->routing,
-                    st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx};
+    void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->blk_out, st->gather,
+                    st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->attn_scratch, st->tile_start, st->routing,
+                    st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
+                    st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(st);
 }
@@ -130,108 +172,222 @@ const uint64_t *forward_expert_counts(const forward_state *st) { return st->expe
 static void rope_tables(const kumo_model *m, forward_state *st, int n_t, const int32_t *pos) {
     const model_hparams *hp = &m->hp;
     int half = hp->n_rot / 2;
+    double *freq = st->rope_freq;
+    for (int i = 0; i < half; i++) {
+        freq[i] = pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale;
+        if (m->rope_freq_factors) freq[i] /= m->rope_freq_factors[i];
+    }
     for (int t = 0; t < n_t; t++) {
         float *cs = st->cs + (size_t)t * hp->n_rot;
         for (int i = 0; i < half; i++) {
-            double freq = pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale;
-            if (m->rope_freq_factors) freq /= m->rope_freq_factors[i];
-            double a = (double)pos[t] * freq;
+            double a = (double)pos[t] * freq[i];
             cs[2 * i] = (float)cos(a);
             cs[2 * i + 1] = (float)sin(a);
         }
     }
 }
 
-static void add_bias(float *y, const float *b, int n_t, int n) {
-    if (!b) return;
-    for (int t = 0; t < n_t; t++)
-        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
+/* ---------- per-entry row work, shared out across the pool ---------- */
+
+struct rows_job {
+    const kumo_model *m;
+    forward_state *st;
+    int layer, n_t;
+    const int32_t *pos, *seq;
+    const float *norm;          /* residual_norm_rows: the norm weight */
+    int width;                  /* swiglu_rows_fn: row width */
+    void (*fn)(struct rows_job *j, int t0, int t1);
+    _Alignas(64) atomic_int next;
+};
+
+#define ROWS_CHUNK 4
+
+static void rows_worker(void *arg, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    struct rows_job *j = arg;
+    for (int t0; (t0 = atomic_fetch_add_explicit(&j->next, ROWS_CHUNK, memory_order_relaxed)) < j->n_t;)
+        j->fn(j, t0, t0 + ROWS_CHUNK < j->n_t ? t0 + ROWS_CHUNK : j->n_t);
+}
+
+/* Runs j->fn over entries [0, n_t): a single entry on the caller, more across the pool. */
+static void run_rows(thread_pool *pool, struct rows_job *j) {
+    if (j->n_t <= ROWS_CHUNK) {
+        j->fn(j, 0, j->n_t);
+        return;
+    }
+    atomic_init(&j->next, 0);
+    thread_pool_run_shared(pool, rows_worker, j);
+}
+
+/* x += delta (when given); xb = rmsnorm(x) · norm */
+static void residual_norm_rows(struct rows_job *j, int t0, int t1) {
+    const model_hparams *hp = &j->m->hp;
+    forward_state *st = j->st;
+    const size_t d = (size_t)hp->n_embd;
+    for (int t = t0; t < t1; t++) {
+        float *x = st->x + (size_t)t * d;
+        if (st->delta) {
+            const float *dl = st->delta + (size_t)t * d;
+            for (size_t i = 0; i < d; i++) x[i] += dl[i];
+        }
+        rms_norm(st->xb + (size_t)t * d, x, j->norm, hp->n_embd, hp->rms_eps);
+    }
+}
+
+static void residual_norm(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const float *delta,
+                          const float *norm) {
+    st->delta = delta;
+    struct rows_job j = {.m = m, .st = st, .n_t = n_t, .norm = norm, .fn = residual_norm_rows};
+    run_rows(pool, &j);
+}
+
+/* Expert e of a stacked expert matrix, with its packed slice in *slice when the stack is packed. */
+static kumo_matrix expert_view(const kumo_matrix *m, size_t stride, int e, kumo_packed *slice) {
+    kumo_matrix v = expert_matrix(m, stride, e);
+    if (m->packed) {
+        *slice = gemm_packed_slice(m->packed, e);
+        v.packed = slice;
+    }
+    return v;
 }
 
 struct attn_job {
     const kumo_model *m;
     forward_state *st;
-    int layer, n_t;
+    int layer;
     const int32_t *pos, *seq;
+    _Alignas(64) atomic_int next_item;
 };
 
-/* Attention of every (entry, query head) pair, split across workers. */
+/* Work item i: tile i / n_head_kv, KV head i % n_head_kv. The tile's query rows (entry-major, the
+ * group's heads inside) are gathered into the worker's slot, attended, and scattered back. */
 static void attention_worker(void *arg, int ith, int nth) {
+    (void)nth;
     struct attn_job *j = arg;
-    const model_hparams *hp = &j->m->hp;
     forward_state *st = j->st;
-    int hk = hp->head_dim_k, hv = hp->head_dim_v, group = hp->n_head / hp->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hk);
-    float *scores = st->scores + (size_t)ith * st->n_ctx;
-    long n_items = (long)j->n_t * hp->n_head, i0, i1;
-    thread_pool_split(n_items, ith, nth, &i0, &i1);
-    for (long it = i0; it < i1; it++) {
-        int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head), g = h / group;
-        const float *q = st->q + (size_t)t * hp->n_head * hk + (size_t)h * hk;
-        int npos = j->pos[t] + 1;
-        const float *kc = st->k_cache + kv_offset(st, j->seq[t], j->layer, 0, st->kd, hp->n_layer) + (size_t)g * hk;
-        const float *vc = st->v_cache + kv_offset(st, j->seq[t], j->layer, 0, st->vd, hp->n_layer) + (size_t)g * hv;
-        for (int p = 0; p < npos; p++) {
-            const float *kr = kc + (size_t)p * st->kd;
-            float s = 0.0f;
-            for (int i = 0; i < hk; i++) s += q[i] * kr[i];
-            scores[p] = s * scale;
-        }
-        softmax_inplace(scores, npos);
-        float *out = st->att + (size_t)t * hp->n_head * hv + (size_t)h * hv;
-        memset(out, 0, (size_t)hv * sizeof(float));
-        for (int p = 0; p < npos; p++) {
-            const float *vr = vc + (size_t)p * st->vd;
-            float w = scores[p];
-            for (int i = 0; i < hv; i++) out[i] += w * vr[i];
+    if (ith >= st->attn_slots) return;
+    const model_hparams *hp = &j->m->hp;
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v, group = hp->n_head / hp->n_head_kv;
+    const int qd = hp->n_head * hk, od = hp->n_head * hv;
+    float *qbuf = st->attn_scratch + (size_t)ith * st->attn_slot_floats;
+    float *obuf = qbuf + (size_t)ATTN_MAX_ROWS * hk, *scores = obuf + (size_t)ATTN_MAX_ROWS * hv;
+    const int n_items = st->n_tiles * hp->n_head_kv;
+    for (int it; (it = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) < n_items;) {
+        const int tile = it / hp->n_head_kv, g = it % hp->n_head_kv;
+        const int e0 = st->tile_start[tile], e1 = st->tile_start[tile + 1];
+        const int s = j->seq[e0], n_rows = (e1 - e0) * group;
+        const float *kc = k_head(st, hp, s, j->layer, g), *vc = v_head(st, hp, s, j->layer, g);
+        for (int c0 = 0; c0 < n_rows; c0 += ATTN_MAX_ROWS) { /* one pass unless a KV group exceeds it */
+            const int n = n_rows - c0 < ATTN_MAX_ROWS ? n_rows - c0 : ATTN_MAX_ROWS;
+            int npos[ATTN_MAX_ROWS];
+            for (int r = 0; r < n; r++) {
+                const int e = e0 + (c0 + r) / group, h = g * group + (c0 + r) % group;
+                memcpy(qbuf + (size_t)r * hk, st->q + (size_t)e * qd + (size_t)h * hk, (size_t)hk * sizeof(float));
+                npos[r] = j->pos[e] + 1;
+            }
+            attn_rows(n, qbuf, (size_t)hk, npos, kc, vc, hk, hv, obuf, (size_t)hv, scores);
+            for (int r = 0; r < n; r++) {
+                const int e = e0 + (c0 + r) / group, h = g * group + (c0 + r) % group;
+                memcpy(st->att + (size_t)e * od + (size_t)h * hv, obuf + (size_t)r * hv, (size_t)hv * sizeof(float));
+            }
         }
     }
 }
 
+/* Tiles of consecutive batch entries of the same sequence, as many as fit ATTN_MAX_ROWS query rows
+ * (at least one entry even when a KV group alone is larger: attn_rows is then called per head). */
+static void attention_tiles(forward_state *st, const model_hparams *hp, int n_t, const int32_t *seq) {
+    const int group = hp->n_head / hp->n_head_kv;
+    const int per_tile = group <= ATTN_MAX_ROWS ? ATTN_MAX_ROWS / group : 1;
+    st->n_tiles = 0;
+    for (int e = 0; e < n_t;) {
+        int e1 = e + 1;
+        while (e1 < n_t && e1 - e < per_tile && seq[e1] == seq[e]) e1++;
+        st->tile_start[st->n_tiles++] = e;
+        e = e1;
+    }
+    st->tile_start[st->n_tiles] = n_t;
+}
+
+/* Per entry after the QKV products: biases, per-head norms, RoPE, the score scale folded into q, and
+ * K/V into the entry's sequence cache. */
+static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
+    const kumo_model *m = j->m;
+    const model_hparams *hp = &m->hp;
+    forward_state *st = j->st;
+    const layer_weights *L = &m->layers[j->layer];
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
+    const float scale = 1.0f / sqrtf((float)hk);
+    for (int t = t0; t < t1; t++) {
+        float *q = st->q + (size_t)t * qd, *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
+        if (L->bq)
+            for (int i = 0; i < qd; i++) q[i] += L->bq[i];
+        if (L->bk)
+            for (int i = 0; i < st->kd; i++) k[i] += L->bk[i];
+        if (L->bv)
+            for (int i = 0; i < st->vd; i++) v[i] += L->bv[i];
+        const float *cs = st->cs + (size_t)t * hp->n_rot;
+        for (int h = 0; h < hp->n_head; h++) {
+            float *qh = q + (size_t)h * hk;
+            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
+            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
+            for (int i = 0; i < hk; i++) qh[i] *= scale;
+        }
+        for (int g = 0; g < hp->n_head_kv; g++) {
+            float *kh = k + (size_t)g * hk;
+            if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
+            rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
+            float *kc = k_head(st, hp, j->seq[t], j->layer, g);
+            for (int d = 0; d < hk; d++) kc[attn_k_index(j->pos[t], d, hk)] = kh[d];
+            memcpy(v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv, v + (size_t)g * hv,
+                   (size_t)hv * sizeof(float));
+        }
+    }
+}
+
+/* xb holds the normed input rows; the attention output projection lands in blk_out. */
 static void attention_block(const kumo_model *m, forward_state *st, thread_pool *pool, int l, int n_t,
                             const int32_t *pos, const int32_t *seq) {
     const model_hparams *hp = &m->hp;
     const layer_weights *L = &m->layers[l];
-    int hk = hp->head_dim_k, qd = hp->n_head * hk;
-    for (int t = 0; t < n_t; t++)
-        rms_norm(st->xb + (size_t)t * hp->n_embd, st->x + (size_t)t * hp->n_embd, L->attn_norm, hp->n_embd,
-                 hp->rms_eps);
-    matmul(pool, &L->wq, st->xb, n_t, st->q, st->scratch);
-    matmul(pool, &L->wk, st->xb, n_t, st->k, st->scratch);
-    matmul(pool, &L->wv, st->xb, n_t, st->v, st->scratch);
-    add_bias(st->q, L->bq, n_t, qd);
-    add_bias(st->k, L->bk, n_t, st->kd);
-    add_bias(st->v, L->bv, n_t, st->vd);
-    for (int t = 0; t < n_t; t++) {
-        const float *cs = st->cs + (size_t)t * hp->n_rot;
-        for (int h = 0; h < hp->n_head; h++) {
-            float *qh = st->q + (size_t)t * qd + (size_t)h * hk;
-            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
-            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
-        }
-        for (int h = 0; h < hp->n_head_kv; h++) {
-            float *kh = st->k + (size_t)t * st->kd + (size_t)h * hk;
-            if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
-            rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
-        }
-        memcpy(st->k_cache + kv_offset(st, seq[t], l, pos[t], st->kd, hp->n_layer), st->k + (size_t)t * st->kd,
-               (size_t)st->kd * sizeof(float));
-        memcpy(st->v_cache + kv_offset(st, seq[t], l, pos[t], st->vd, hp->n_layer), st->v + (size_t)t * st->vd,
-               (size_t)st->vd * sizeof(float));
-    }
-    struct attn_job job = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq};
-    thread_pool_run(pool, attention_worker, &job);
-    matmul(pool, &L->wo, st->att, n_t, st->xb, st->scratch);
-    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->xb[i];
+    const int qd = hp->n_head * hp->head_dim_k;
+    const matmul_task qkv[3] = {
+        {.w = &L->wq, .n_t = n_t, .y = st->q, .ldy = qd},
+        {.w = &L->wk, .n_t = n_t, .y = st->k, .ldy = st->kd},
+        {.w = &L->wv, .n_t = n_t, .y = st->v, .ldy = st->vd},
+    };
+    matmul_batch(pool, st->xb, n_t, hp->n_embd, qkv, 3, st->scratch);
+    struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq, .fn = post_qkv_rows};
+    run_rows(pool, &rj);
+    attention_tiles(st, hp, n_t, seq);
+    struct attn_job job = {.m = m, .st = st, .layer = l, .pos = pos, .seq = seq};
+    atomic_init(&job.next_item, 0);
+    thread_pool_run_shared(pool, attention_worker, &job);
+    matmul(pool, &L->wo, st->att, n_t, st->blk_out, st->scratch);
 }
 
+static void swiglu_rows_fn(struct rows_job *j, int t0, int t1) {
+    const size_t w = (size_t)j->width;
+    swiglu(j->st->hb + t0 * w, j->st->hb + t0 * w, j->st->hb2 + t0 * w, (int)((size_t)(t1 - t0) * w));
+}
+
+/* hb = silu(hb) · hb2 over n rows of w */
+static void swiglu_rows(const kumo_model *m, forward_state *st, thread_pool *pool, int n, int w) {
+    struct rows_job j = {.m = m, .st = st, .width = w, .n_t = n, .fn = swiglu_rows_fn};
+    run_rows(pool, &j);
+}
+
+/* xb holds the normed input rows; the FFN output lands in blk_out. */
 static void dense_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, const layer_weights *L, int n_t) {
     const model_hparams *hp = &m->hp;
-    matmul(pool, &L->ffn_gate, st->xb, n_t, st->hb, st->scratch);
-    matmul(pool, &L->ffn_up, st->xb, n_t, st->hb2, st->scratch);
-    swiglu(st->hb, st->hb, st->hb2, n_t * hp->n_ff);
-    matmul(pool, &L->ffn_down, st->hb, n_t, st->xb, st->scratch);
-    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->xb[i];
+    const matmul_task gate_up[2] = {
+        {.w = &L->ffn_gate, .n_t = n_t, .y = st->hb, .ldy = hp->n_ff},
+        {.w = &L->ffn_up, .n_t = n_t, .y = st->hb2, .ldy = hp->n_ff},
+    };
+    matmul_batch(pool, st->xb, n_t, hp->n_embd, gate_up, 2, st->scratch);
+    swiglu_rows(m, st, pool, n_t, hp->n_ff);
+    matmul(pool, &L->ffn_down, st->hb, n_t, st->blk_out, st->scratch);
 }
 
 /* Router: softmax over expert logits, the top-k (ties → lower expert id), optionally renormalised.
@@ -276,29 +432,48 @@ static void moe_ffn(const kumo_model *m, forward_state *st, thread_pool *pool, i
                 if (chosen[s] == e) st->exp_slots[o++] = t * ku + s;
         }
     }
-    memset(st->moe_out, 0, (size_t)n_t * d * sizeof(float));
+    /* every used expert's gate and up products in one pass over the shared input rows: expert e
+     * reads the entries of its slots and writes rows exp_offset[e].. of hb / hb2 */
+    int n_used = 0;
     for (int e = 0; e < ne; e++) {
-        int n = st->exp_offset[e + 1] - st->exp_offset[e];
+        const int n = st->exp_offset[e + 1] - st->exp_offset[e];
         if (n == 0) continue;
-        const int32_t *slots = st->exp_slots + st->exp_offset[e];
-        for (int i = 0; i < n; i++)
-            memcpy(st->gather + (size_t)i * d, st->xb + (size_t)(slots[i] / ku) * d, (size_t)d * sizeof(float));
-        kumo_matrix g = expert_matrix(&L->exp_gate, L->exp_gate_stride, e);
-        kumo_matrix u = expert_matrix(&L->exp_up, L->exp_up_stride, e);
-        kumo_matrix dn = expert_matrix(&L->exp_down, L->exp_down_stride, e);
-        matmul(pool, &g, st->gather, n, st->hb, st->scratch);
-        matmul(pool, &u, st->gather, n, st->hb2, st->scratch);
-        swiglu(st->hb, st->hb, st->hb2, n * f);
-        matmul(pool, &dn, st->hb, n, st->gather, st->scratch);
-        for (int i = 0; i < n; i++) {
-            int t = slots[i] / ku;
-            float w = st->route_w[slots[i]];
-            float *o = st->moe_out + (size_t)t * d;
-            const float *y = st->gather + (size_t)i * d;
-            for (int c = 0; c < d; c++) o[c] += w * y[c];
+        const int32_t o = st->exp_offset[e];
+        for (int i = 0; i < n; i++) st->slot_entry[o + i] = st->exp_slots[o + i] / ku;
+        st->exp_gate_v[n_used] = expert_view(&L->exp_gate, L->exp_gate_stride, e, &st->exp_gate_p[n_used]);
+        st->exp_up_v[n_used] = expert_view(&L->exp_up, L->exp_up_stride, e, &st->exp_up_p[n_used]);
+        st->exp_down_v[n_used] = expert_view(&L->exp_down, L->exp_down_stride, e, &st->exp_down_p[n_used]);
+        st->tasks[2 * n_used] = (matmul_task){.w = &st->exp_gate_v[n_used], .n_t = n, .rows = st->slot_entry + o,
+                                              .y = st->hb + (size_t)o * f, .ldy = f};
+        st->tasks[2 * n_used + 1] = (matmul_task){.w = &st->exp_up_v[n_used], .n_t = n, .rows = st->slot_entry + o,
+                                                  .y = st->hb2 + (size_t)o * f, .ldy = f};
+        n_used++;
+    }
+    matmul_batch(pool, st->xb, n_t, d, st->tasks, 2 * n_used, st->scratch);
+    const int n_slots = n_t * ku;
+    swiglu_rows(m, st, pool, n_slots, f);
+    /* down products: expert e's slots are rows exp_offset[e].. of hb, results go to the same rows of
+     * gather */
+    n_used = 0;
+    for (int e = 0; e < ne; e++) {
+        const int n = st->exp_offset[e + 1] - st->exp_offset[e];
+        if (n == 0) continue;
+        st->tasks[n_used] = (matmul_task){.w = &st->exp_down_v[n_used], .n_t = n, .row0 = st->exp_offset[e],
+                                          .y = st->gather + (size_t)st->exp_offset[e] * d, .ldy = d};
+        n_used++;
+    }
+    matmul_batch(pool, st->hb, n_slots, f, st->tasks, n_used, st->scratch);
+    /* each entry sums its experts' outputs in expert order, whatever else is in the batch */
+    memset(st->blk_out, 0, (size_t)n_t * d * sizeof(float));
+    for (int e = 0; e < ne; e++) {
+        for (int32_t o = st->exp_offset[e]; o < st->exp_offset[e + 1]; o++) {
+            const int32_t slot = st->exp_slots[o];
+            const float w = st->route_w[slot];
+            float *out = st->blk_out + (size_t)(slot / ku) * d;
+            const float *y = st->gather + (size_t)o * d;
+            for (int c = 0; c < d; c++) out[c] += w * y[c];
         }
     }
-    for (size_t i = 0; i < (size_t)n_t * d; i++) st->x[i] += st->moe_out[i];
 }
 
 void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, int n_t, const int32_t *token,
@@ -309,15 +484,16 @@ void model_forward(const kumo_model *m, forward_state *st, thread_pool *pool, in
         et->to_float((const uint8_t *)m->tok_embd.data + (size_t)token[t] * m->tok_embd.row_bytes,
                      st->x + (size_t)t * hp->n_embd, hp->n_embd);
     rope_tables(m, st, n_t, pos);
+    residual_norm(m, st, pool, n_t, NULL, m->layers[0].attn_norm);
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *L = &m->layers[l];
         attention_block(m, st, pool, l, n_t, pos, seq);
-        for (int t = 0; t < n_t; t++)
-            rms_norm(st->xb + (size_t)t * hp->n_embd, st->x + (size_t)t * hp->n_embd, L->ffn_norm, hp->n_embd,
-                     hp->rms_eps);
+        residual_norm(m, st, pool, n_t, st->blk_out, L->ffn_norm);
         if (hp->n_expert > 0) moe_ffn(m, st, pool, l, n_t);
         else dense_ffn(m, st, pool, L, n_t);
+        if (l + 1 < hp->n_layer) residual_norm(m, st, pool, n_t, st->blk_out, m->layers[l + 1].attn_norm);
     }
+    for (size_t i = 0; i < (size_t)n_t * hp->n_embd; i++) st->x[i] += st->blk_out[i];
     int n_out = 0;
     for (int t = 0; t < n_t; t++) {
         if (!want[t]) continue;

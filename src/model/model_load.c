@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "model/pack.h"
 #include "tensor/quant.h"
 #include "util/err.h"
 
@@ -320,6 +321,7 @@ kumo_model *kumo_model_load(const char *path, const kumo_model_params *params, k
         goto fail;
     }
     if (load_hparams(m, err) || bind_weights(m, err)) goto fail;
+    model_pack_weights(m);
     return m;
 fail:
     kumo_model_free(m);
@@ -328,6 +330,7 @@ fail:
 
 void kumo_model_free(kumo_model *m) {
     if (!m) return;
+    model_free_packed(m);
     if (m->layers) {
         for (int l = 0; l < m->hp.n_layer; l++) {
             layer_weights *L = &m->layers[l];

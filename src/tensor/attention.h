@@ -1,0 +1,37 @@
+/* Scaled dot-product attention of a few query rows against one KV head of one sequence, on F32
+ * caches: scores = q·K, softmax over the row's positions, out = Σ weights · V.
+ *
+ * K is stored transposed in blocks of ATTN_BLOCK positions, so 16 scores come out of one chain of
+ * multiply-adds (a broadcast query element times 16 positions' values of that dimension) with no
+ * horizontal sums, and several query rows share each K load. V is stored position-major.
+ *
+ * Every row's result depends only on that row (its query, its position count and the cache), not on
+ * which other rows share the call: per row the same operations run in the same order. */
+#ifndef KUMO_TENSOR_ATTENTION_H
+#define KUMO_TENSOR_ATTENTION_H
+
+#include <stddef.h>
+
+#define ATTN_BLOCK 16   /* positions per transposed K block */
+#define ATTN_MAX_ROWS 8 /* query rows per call */
+
+/* Index of (position p, dimension d) in a transposed K head cache of head size hk. */
+static inline size_t attn_k_index(int p, int d, int hk) {
+    return ((size_t)(p / ATTN_BLOCK) * (size_t)hk + (size_t)d) * ATTN_BLOCK + (size_t)(p % ATTN_BLOCK);
+}
+
+/* For r < n_rows (<= ATTN_MAX_ROWS): out[r * out_stride + i], i < hv, = the attention of query row
+ * q + r * q_stride (hk floats, already multiplied by the score scale) over positions 0..npos[r]-1
+ * (npos[r] >= 1) of the K head kt (transposed blocks, see attn_k_index) and V head v (position p
+ * at v + p * hv). scores: scratch of n_rows × (max npos rounded up to ATTN_BLOCK) floats. */
+void attn_rows(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt, const float *v, int hk,
+               int hv, float *out, size_t out_stride, float *scores);
+
+/* Kernels per instruction-set level (attention.c, attention_avx512.c). */
+typedef void (*attn_rows_fn)(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
+                             const float *v, int hk, int hv, float *out, size_t out_stride, float *scores);
+void attn_rows_portable(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
+                        const float *v, int hk, int hv, float *out, size_t out_stride, float *scores);
+attn_rows_fn attn_rows_avx512_kernel(void); /* NULL when not built for x86-64 */
+
+#endif

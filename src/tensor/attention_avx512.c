@@ -1,0 +1,150 @@
+/* AVX-512 attention kernel (see attention.h). Per query row the operations are fixed: two running
+ * sums per score (even and odd dimensions, added at the end), a vector softmax, and one multiply-add
+ * per position into each output vector, positions in order. Tiles only decide which rows share the
+ * loads. */
+#include "tensor/attention.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 16")
+
+#include "tensor/simd_exp.h"
+
+AVX512 INLINE __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/* Scores of R rows for one block of 16 positions. */
+AVX512 INLINE void qk_block(const int R, const float *q, size_t q_stride, const float *kb, int hk, float *s,
+                            size_t s_stride) {
+    __m512 a0[ATTN_MAX_ROWS], a1[ATTN_MAX_ROWS];
+    UNROLL
+    for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 2 <= hk; d += 2) {
+        const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
+        const __m512 k1 = _mm512_loadu_ps(kb + (size_t)(d + 1) * ATTN_BLOCK);
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d]), k0, a0[r]);
+            a1[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d + 1]), k1, a1[r]);
+        }
+    }
+    if (d < hk) {
+        const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
+        UNROLL
+        for (int r = 0; r < R; r++) a0[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * q_stride + d]), k0, a0[r]);
+    }
+    UNROLL
+    for (int r = 0; r < R; r++) _mm512_storeu_ps(s + r * s_stride, _mm512_add_ps(a0[r], a1[r]));
+}
+
+/* softmax of s[0..n) in place */
+AVX512 static void softmax_row(float *s, int n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int p = 0; p < n; p += 16)
+        mx = _mm512_mask_max_ps(mx, tail_mask(n - p), mx, _mm512_loadu_ps(s + p));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int p = 0; p < n; p += 16) {
+        const __mmask16 k = tail_mask(n - p);
+        const __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_loadu_ps(s + p), m)));
+        _mm512_storeu_ps(s + p, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int p = 0; p < n; p += 16) _mm512_storeu_ps(s + p, _mm512_mul_ps(_mm512_loadu_ps(s + p), inv));
+}
+
+/* out rows += Σ_p w[r][p] · v[p][c0 .. c0+64) for R rows sharing positions [0, n_common), then each
+ * row alone up to its own count: the same multiply-adds in the same order either way. */
+AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const float *v,
+                           int hv, int c0, float *out, size_t out_stride) {
+    __mmask16 mk[4];
+    UNROLL
+    for (int c = 0; c < 4; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
+    __m512 acc[4][4];
+    UNROLL
+    for (int r = 0; r < R; r++)
+        UNROLL
+        for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int p = 0; p < n_common; p++) {
+        const float *vp = v + (size_t)p * hv + c0;
+        __m512 vv[4];
+        UNROLL
+        for (int c = 0; c < 4; c++) vv[c] = _mm512_maskz_loadu_ps(mk[c], vp + 16 * c);
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
+            UNROLL
+            for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(wr, vv[c], acc[r][c]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < R; r++) {
+        for (int p = n_common; p < npos[r]; p++) {
+            const float *vp = v + (size_t)p * hv + c0;
+            const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
+            UNROLL
+            for (int c = 0; c < 4; c++)
+                acc[r][c] = _mm512_fmadd_ps(wr, _mm512_maskz_loadu_ps(mk[c], vp + 16 * c), acc[r][c]);
+        }
+        UNROLL
+        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out + r * out_stride + c0 + 16 * c, mk[c], acc[r][c]);
+    }
+}
+
+AVX512 static void attn_rows_avx512(int n_rows, const float *q, size_t q_stride, const int *npos, const float *kt,
+                                    const float *v, int hk, int hv, float *out, size_t out_stride, float *scores) {
+    int max_n = 0;
+    for (int r = 0; r < n_rows; r++)
+        if (npos[r] > max_n) max_n = npos[r];
+    const int n_blk = (max_n + ATTN_BLOCK - 1) / ATTN_BLOCK;
+    const size_t s_stride = (size_t)n_blk * ATTN_BLOCK;
+    for (int b = 0; b < n_blk; b++) {
+        const float *kb = kt + (size_t)b * hk * ATTN_BLOCK;
+        float *s = scores + (size_t)b * ATTN_BLOCK;
+        switch (n_rows) {
+        case 1: qk_block(1, q, q_stride, kb, hk, s, s_stride); break;
+        case 2: qk_block(2, q, q_stride, kb, hk, s, s_stride); break;
+        case 3: qk_block(3, q, q_stride, kb, hk, s, s_stride); break;
+        case 4: qk_block(4, q, q_stride, kb, hk, s, s_stride); break;
+        case 5: qk_block(5, q, q_stride, kb, hk, s, s_stride); break;
+        case 6: qk_block(6, q, q_stride, kb, hk, s, s_stride); break;
+        case 7: qk_block(7, q, q_stride, kb, hk, s, s_stride); break;
+        default: qk_block(8, q, q_stride, kb, hk, s, s_stride); break;
+        }
+    }
+    for (int r = 0; r < n_rows; r++) softmax_row(scores + r * s_stride, npos[r]);
+    for (int r0 = 0; r0 < n_rows; r0 += 4) {
+        const int R = n_rows - r0 < 4 ? n_rows - r0 : 4;
+        int n_common = npos[r0];
+        for (int r = 1; r < R; r++)
+            if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
+        const float *w = scores + r0 * s_stride;
+        float *o = out + r0 * out_stride;
+        for (int c0 = 0; c0 < hv; c0 += 64) {
+            switch (R) {
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o, out_stride); break;
+            }
+        }
+    }
+}
+
+attn_rows_fn attn_rows_avx512_kernel(void) { return attn_rows_avx512; }
+
+#else
+
+attn_rows_fn attn_rows_avx512_kernel(void) { return 0; }
+
+#endif

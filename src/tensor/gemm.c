@@ -1,0 +1,478 @@
+/* Packing, activation rows, the kernel dispatch and the portable kernels of gemm.h. */
+#include "tensor/gemm.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#include "tensor/quant_impl.h"
+
+/* ======================= panel layouts ======================= */
+
+/* Header (fp16 scales) and body bytes of one block of a whole panel: together GEMM_PANEL rows'
+ * worth of the type's blocks, so packed and original sizes are equal. */
+static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: *hdr = 32; *body = 512; return true;
+    case GGML_TYPE_Q4_0: *hdr = 32; *body = 256; return true;
+    case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; return true;
+    case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; return true;
+    default: return false;
+    }
+}
+
+static int type_act(uint32_t type) {
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K ? GEMM_ACT_Q8_256 : GEMM_ACT_Q8_32;
+}
+
+/* Scatters n_words 4-byte words of one row (src) into lane `lane` of n_words consecutive 64-byte
+ * groups at dst: word k of the row lands at dst + 64 k + 4 lane. */
+static void scatter_words(uint8_t *dst, int lane, const uint8_t *src, int n_words, uint32_t xor_mask) {
+    dst += 4 * lane;
+    for (int k = 0; k < n_words; k++) {
+        uint32_t v;
+        memcpy(&v, src + 4 * k, 4);
+        v ^= xor_mask;
+        memcpy(dst + 64 * k, &v, 4);
+    }
+}
+
+static void put_half(uint8_t *dst, int lane, uint16_t h) { memcpy(dst + 2 * lane, &h, 2); }
+
+/* Q8_0: header d ×16 (fp16); body (512 bytes): 8 groups of 64 bytes, group k holding quants
+ * 4k..4k+3 of each row, stored as unsigned q + 128 (vpdpbusd takes the weights as its unsigned
+ * operand; the activation side subtracts 128·Σa). */
+static void pack_q8_0(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q8_0 *b = row_block;
+    put_half(hdr, lane, b->d);
+    scatter_words(body, lane, (const uint8_t *)b->qs, 8, 0x80808080u);
+}
+
+/* Q4_0: header d ×16; body (256 bytes): 4 groups of 64 bytes, group k holding the packed bytes
+ * qs[4k..4k+3] of each row: low nibbles are elements 4k..4k+3, high nibbles 16+4k..16+4k+3. */
+static void pack_q4_0(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q4_0 *b = row_block;
+    put_half(hdr, lane, b->d);
+    scatter_words(body, lane, b->qs, 4, 0);
+}
+
+/* Q4_K: header d ×16 then dmin ×16; body (2240 bytes): the 12 packed scale bytes as 3 groups of 64
+ * bytes (word k of each row's scales), then 32 groups: word c of each row's qs. */
+static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q4_K *b = row_block;
+    put_half(hdr, lane, b->d);
+    put_half(hdr + 32, lane, b->dmin);
+    scatter_words(body, lane, b->scales, 3, 0);
+    scatter_words(body + 192, lane, b->qs, 32, 0);
+}
+
+/* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales as 4 groups of 64 bytes, the 128 bytes
+ * of ql as 32 groups, the 64 bytes of qh as 16 groups. */
+static void pack_q6_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q6_K *b = row_block;
+    put_half(hdr, lane, b->d);
+    scatter_words(body, lane, (const uint8_t *)b->scales, 4, 0);
+    scatter_words(body + 256, lane, b->ql, 32, 0);
+    scatter_words(body + 2304, lane, b->qh, 16, 0);
+}
+
+typedef void (*pack_block_fn)(uint8_t *hdr, uint8_t *body, int lane, const void *row_block);
+
+static pack_block_fn pack_fn(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: return pack_q8_0;
+    case GGML_TYPE_Q4_0: return pack_q4_0;
+    case GGML_TYPE_Q4_K: return pack_q4_K;
+    case GGML_TYPE_Q6_K: return pack_q6_K;
+    default: return NULL;
+    }
+}
+
+/* ======================= dispatch ======================= */
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static gemm_kernel_fn g_kernels[KUMO_ISA_COUNT][GGML_TYPE_COUNT];
+static int g_level;
+
+static void init_kernels(void) {
+    gemm_kernels_portable(g_kernels[KUMO_ISA_PORTABLE]);
+    if (kumo_isa_supported(KUMO_ISA_AVX2)) gemm_kernels_avx2(g_kernels[KUMO_ISA_AVX2]);
+    if (kumo_isa_supported(KUMO_ISA_AVX512)) gemm_kernels_avx512(g_kernels[KUMO_ISA_AVX512]);
+    /* follow the level quant.c chose (KUMO_ISA caps both), falling back level by level per type */
+    const char *name = kumo_cpu_isa();
+    g_level = KUMO_ISA_PORTABLE;
+    for (int i = 0; i < KUMO_ISA_COUNT; i++)
+        if (strcmp(name, kumo_isa_name(i)) == 0) g_level = i;
+    for (int lvl = 1; lvl < KUMO_ISA_COUNT; lvl++)
+        for (int t = 0; t < GGML_TYPE_COUNT; t++)
+            if (!g_kernels[lvl][t]) g_kernels[lvl][t] = g_kernels[lvl - 1][t];
+}
+
+gemm_kernel_fn gemm_kernel(uint32_t type) {
+    pthread_once(&g_once, init_kernels);
+    return type < GGML_TYPE_COUNT ? g_kernels[g_level][type] : NULL;
+}
+
+gemm_kernel_fn gemm_kernel_isa(uint32_t type, int isa) {
+    pthread_once(&g_once, init_kernels);
+    if (type >= GGML_TYPE_COUNT || isa < 0 || isa >= KUMO_ISA_COUNT || !kumo_isa_supported(isa)) return NULL;
+    return g_kernels[isa][type];
+}
+
+bool gemm_can_pack(uint32_t type) { return pack_fn(type) != NULL && gemm_kernel(type) != NULL; }
+
+/* ======================= packing ======================= */
+
+/* Packed weights are read once per generated token from start to end, so they live in huge pages
+ * where the kernel offers them: fewer TLB misses on a stream of hundreds of megabytes. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static uint8_t *alloc_packed(size_t bytes, size_t *alloc_bytes) {
+#if defined(__linux__)
+    size_t n = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (n >= HUGE_PAGE) madvise(p, n, MADV_HUGEPAGE);
+#endif
+    *alloc_bytes = n;
+    return p;
+#else
+    size_t n = (bytes + 63) / 64 * 64;
+    *alloc_bytes = n;
+    return aligned_alloc(64, n);
+#endif
+}
+
+static void free_packed_data(uint8_t *p, size_t alloc_bytes) {
+    if (!p) return;
+#if defined(__linux__)
+    munmap(p, alloc_bytes);
+#else
+    (void)alloc_bytes;
+    free(p);
+#endif
+}
+
+struct pack_job {
+    kumo_packed *p;
+    const uint8_t *src;
+    size_t row_bytes, src_block;
+    pack_block_fn fn;
+    int64_t panel0, panel1;
+};
+
+static void pack_range(const struct pack_job *j) {
+    const kumo_packed *p = j->p;
+    for (int64_t gp = j->panel0; gp < j->panel1; gp++) {
+        const int64_t e = gp / p->n_panels, panel = gp % p->n_panels;
+        uint8_t *dst = p->data + (size_t)gp * p->panel_bytes;
+        if ((panel + 1) * GEMM_PANEL > p->n_out) /* rows past n_out: zero scales, so they add nothing */
+            memset(dst, 0, p->panel_bytes);
+        for (int lane = 0; lane < GEMM_PANEL; lane++) {
+            const int64_t r = panel * GEMM_PANEL + lane;
+            if (r >= p->n_out) break;
+            const uint8_t *row = j->src + (size_t)(e * p->n_out + r) * j->row_bytes;
+            for (int64_t b = 0; b < p->n_blocks; b++)
+                j->fn(dst + (size_t)b * p->hdr_bytes, dst + (size_t)p->n_blocks * p->hdr_bytes + (size_t)b * p->body_bytes,
+                      lane, row + (size_t)b * j->src_block);
+        }
+    }
+}
+
+static void *pack_thread(void *arg) {
+    pack_range(arg);
+    return NULL;
+}
+
+kumo_packed *gemm_pack(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_mats, const void *src,
+                       int n_threads) {
+    if (!gemm_can_pack(type) || n_in <= 0 || n_out <= 0 || n_mats <= 0) return NULL;
+    const int bs = ggml_type_block_size(type);
+    if (n_in % bs) return NULL;
+    kumo_packed *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->type = type;
+    p->act = type_act(type);
+    p->n_in = n_in;
+    p->n_out = n_out;
+    p->n_blocks = n_in / bs;
+    panel_block_bytes(type, &p->hdr_bytes, &p->body_bytes);
+    p->n_panels = (n_out + GEMM_PANEL - 1) / GEMM_PANEL;
+    p->panel_bytes = (size_t)p->n_blocks * (p->hdr_bytes + p->body_bytes);
+    p->n_mats = n_mats;
+    p->data = alloc_packed((size_t)(n_mats * p->n_panels) * p->panel_bytes, &p->alloc_bytes);
+    if (!p->data) {
+        free(p);
+        return NULL;
+    }
+    const int64_t total = n_mats * p->n_panels;
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > 64) n_threads = 64;
+    if (total < 64 * n_threads) n_threads = 1; /* not worth a thread */
+    struct pack_job jobs[64];
+    pthread_t tids[64];
+    bool threaded[64] = {false};
+    for (int i = 0; i < n_threads; i++)
+        jobs[i] = (struct pack_job){.p = p, .src = src, .row_bytes = ggml_row_bytes(type, n_in),
+                                    .src_block = ggml_type_block_bytes(type), .fn = pack_fn(type),
+                                    .panel0 = total * i / n_threads, .panel1 = total * (i + 1) / n_threads};
+    for (int i = 1; i < n_threads; i++) threaded[i] = pthread_create(&tids[i], NULL, pack_thread, &jobs[i]) == 0;
+    pack_range(&jobs[0]);
+    for (int i = 1; i < n_threads; i++) {
+        if (threaded[i]) pthread_join(tids[i], NULL);
+        else pack_range(&jobs[i]); /* no thread: do it here */
+    }
+    return p;
+}
+
+void gemm_packed_free(kumo_packed *p) {
+    if (!p) return;
+    free_packed_data(p->data, p->alloc_bytes);
+    free(p);
+}
+
+kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
+    kumo_packed s = *p;
+    s.data = p->data + (size_t)(e * p->n_panels) * p->panel_bytes;
+    s.n_mats = 1;
+    s.alloc_bytes = 0;
+    return s;
+}
+
+/* ======================= activation rows ======================= */
+
+/* GEMM_ACT_Q8_32 row: qs[n_in] int8 | d[nb] float | -128·Σq [nb] int32 | -8·Σq [nb] int32.
+ * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 8 int32
+ * per block: the Q6_K bias pairs. Each pair word holds two int16 sums (low half, high half) of the
+ * quants of the sub-blocks whose scales a kernel finds paired the same way in its registers:
+ *   Q4_K (32-element sub-blocks, sums A_j): (A0,A2) (A1,A3) (A4,A6) (A5,A7);
+ *   Q6_K (16-element sub-blocks, sums B_j): (B0,B2) (B1,B3) (B4,B6) (B5,B7) ... (B13,B15). */
+size_t gemm_act_row_bytes(int act, int64_t n_in) {
+    size_t n;
+    if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 12;
+    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 32);
+    return (n + 63) / 64 * 64;
+}
+
+static uint32_t pair16(int lo, int hi) { return (uint16_t)(int16_t)lo | (uint32_t)(uint16_t)(int16_t)hi << 16; }
+
+void gemm_quantize_row(int act, const float *x, int64_t n_in, void *dst) {
+    int8_t *qs = dst;
+    if (act == GEMM_ACT_Q8_32) {
+        const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_0)->from_float;
+        const int64_t nb = n_in / QK8_0;
+        float *d = (float *)(qs + n_in);
+        int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb;
+        for (int64_t b = 0; b < nb; b++) {
+            block_q8_0 blk;
+            q8(x + b * QK8_0, &blk, QK8_0);
+            memcpy(qs + b * QK8_0, blk.qs, QK8_0);
+            int32_t s = 0;
+            for (int j = 0; j < QK8_0; j++) s += blk.qs[j];
+            d[b] = kumo_half_to_float(blk.d);
+            c128[b] = -128 * s;
+            c8[b] = -8 * s;
+        }
+    } else {
+        const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_K)->from_float;
+        const int64_t nb = n_in / QK_K;
+        float *d = (float *)(qs + n_in);
+        uint32_t *mp = (uint32_t *)(d + nb), *bp = mp + 4 * nb;
+        for (int64_t b = 0; b < nb; b++) {
+            block_q8_K blk;
+            q8(x + b * QK_K, &blk, QK_K);
+            memcpy(qs + b * QK_K, blk.qs, QK_K);
+            d[b] = blk.d;
+            int a[8];
+            for (int j = 0; j < 8; j++) a[j] = blk.bsums[2 * j] + blk.bsums[2 * j + 1];
+            mp[4 * b + 0] = pair16(a[0], a[2]);
+            mp[4 * b + 1] = pair16(a[1], a[3]);
+            mp[4 * b + 2] = pair16(a[4], a[6]);
+            mp[4 * b + 3] = pair16(a[5], a[7]);
+            for (int s = 0; s < 4; s++) {
+                const int16_t *g = blk.bsums + 4 * s;
+                bp[8 * b + 2 * s] = pair16(g[0], g[2]);
+                bp[8 * b + 2 * s + 1] = pair16(g[1], g[3]);
+            }
+        }
+    }
+}
+
+/* ======================= driver ======================= */
+
+void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *const *act, int n_t, float *y,
+                 size_t ldy) {
+    const gemm_kernel_fn k = gemm_kernel(w->type);
+    for (int64_t p = p0; p < p1; p++) {
+        const uint8_t *panel = w->data + (size_t)p * w->panel_bytes;
+        const int64_t r0 = p * GEMM_PANEL;
+        const int n_rows = (int)(w->n_out - r0 < GEMM_PANEL ? w->n_out - r0 : GEMM_PANEL);
+        for (int t0 = 0; t0 < n_t; t0 += GEMM_MAX_T) {
+            const int T = n_t - t0 < GEMM_MAX_T ? n_t - t0 : GEMM_MAX_T;
+            k(w, panel, act + t0, T, y + (size_t)t0 * ldy + r0, ldy, n_rows);
+        }
+    }
+}
+
+/* ======================= portable kernels ======================= */
+
+/* They define what the SIMD kernels compute: per row and token, exact integer sums per block, then
+ * acc += (d_w · d_a) · isum in float, block after block. */
+
+static float hdr_half(const uint8_t *hdr, int lane) {
+    uint16_t h;
+    memcpy(&h, hdr + 2 * lane, 2);
+    return kumo_half_to_float(h);
+}
+
+static const uint8_t *block_hdr(const kumo_packed *w, const uint8_t *panel, int64_t b) {
+    return panel + (size_t)b * w->hdr_bytes;
+}
+
+static const uint8_t *block_body(const kumo_packed *w, const uint8_t *panel, int64_t b) {
+    return panel + (size_t)w->n_blocks * w->hdr_bytes + (size_t)b * w->body_bytes;
+}
+
+static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const int32_t *c128 = (const int32_t *)(da + nb);
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                int32_t isum = c128[b];
+                for (int k = 0; k < 8; k++)
+                    for (int j = 0; j < 4; j++) isum += body[64 * k + 4 * i + j] * qa[32 * b + 4 * k + j];
+                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
+static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const int32_t *c8 = (const int32_t *)(da + nb) + nb;
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                int32_t isum = c8[b];
+                for (int k = 0; k < 4; k++)
+                    for (int j = 0; j < 4; j++) {
+                        const uint8_t v = body[64 * k + 4 * i + j];
+                        isum += (v & 0xF) * qa[32 * b + 4 * k + j] + (v >> 4) * qa[32 * b + 16 + 4 * k + j];
+                    }
+                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
+static int pair_lo(uint32_t w) { return (int16_t)(w & 0xFFFF); }
+static int pair_hi(uint32_t w) { return (int16_t)(w >> 16); }
+
+static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const uint32_t *mp = (const uint32_t *)(da + nb);
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            const int8_t *q = qa + QK_K * b;
+            const uint32_t *m = mp + 4 * b;
+            const int A[8] = {pair_lo(m[0]), pair_lo(m[1]), pair_hi(m[0]), pair_hi(m[1]),
+                              pair_lo(m[2]), pair_lo(m[3]), pair_hi(m[2]), pair_hi(m[3])};
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                uint8_t s12[12], sc[8], mn[8];
+                for (int k = 0; k < 3; k++) memcpy(s12 + 4 * k, body + 64 * k + 4 * i, 4);
+                kumo_k4_scales(s12, sc, mn);
+                int32_t isum = 0, msum = 0;
+                for (int j = 0; j < 8; j++) {
+                    /* sub-block j: nibble j%2 of qs bytes 32(j/2)..+31, i.e. words 8(j/2)..+7 */
+                    int32_t s = 0;
+                    for (int c = 0; c < 8; c++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = body[192 + 64 * (8 * (j / 2) + c) + 4 * i + e];
+                            const int qv = j % 2 ? v >> 4 : v & 0xF;
+                            s += qv * q[32 * j + 4 * c + e];
+                        }
+                    isum += sc[j] * s;
+                    msum += mn[j] * A[j];
+                }
+                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+                acc[i] -= hdr_half(hdr + 32, i) * da[b] * (float)msum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
+static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const uint32_t *bp = (const uint32_t *)(da + nb) + 4 * nb;
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            const int8_t *q = qa + QK_K * b;
+            int B[16];
+            for (int s = 0; s < 4; s++) {
+                const uint32_t e = bp[8 * b + 2 * s], o = bp[8 * b + 2 * s + 1];
+                B[4 * s] = pair_lo(e);
+                B[4 * s + 2] = pair_hi(e);
+                B[4 * s + 1] = pair_lo(o);
+                B[4 * s + 3] = pair_hi(o);
+            }
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    /* sub-block j = elements 128h + 32tq + l for l in 16g..16g+15 */
+                    const int h = j / 8, tq = (j % 8) / 2, g = j % 2;
+                    int32_t s = 0;
+                    for (int c = 0; c < 4; c++) {
+                        const int l0 = 16 * g + 4 * c;
+                        const int qlw = (64 * h + 32 * (tq & 1) + l0) / 4, qhw = (32 * h + l0) / 4;
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t ql = body[256 + 64 * qlw + 4 * i + e];
+                            const uint8_t qh = body[2304 + 64 * qhw + 4 * i + e];
+                            const int u = ((ql >> (4 * (tq >> 1))) & 0xF) | (((qh >> (2 * tq)) & 3) << 4);
+                            s += u * q[128 * h + 32 * tq + l0 + e];
+                        }
+                    }
+                    const int sc = (int8_t)body[64 * (j / 4) + 4 * i + j % 4];
+                    isum += sc * (s - 32 * B[j]);
+                }
+                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
+void gemm_kernels_portable(gemm_kernel_fn table[]) {
+    table[GGML_TYPE_Q8_0] = q8_0_kernel_ref;
+    table[GGML_TYPE_Q4_0] = q4_0_kernel_ref;
+    table[GGML_TYPE_Q4_K] = q4_K_kernel_ref;
+    table[GGML_TYPE_Q6_K] = q6_K_kernel_ref;
+}

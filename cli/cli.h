@@ -42,6 +42,6 @@ void cli_progress_init(cli_progress_state *st, bool verbose);
 void cli_progress(void *ud, int i, int n, const char *tensor, const char *from, const char *to);
 void cli_progress_done(cli_progress_state *st);
 
-extern const cli_command CMD_QUANTIZE, CMD_SYNTH, CMD_BENCH;
+extern const cli_command CMD_QUANTIZE, CMD_SYNTH, CMD_BENCH, CMD_CHAT;
 extern const cli_command CMD_RUN, CMD_LOGITS, CMD_TOKENIZE, CMD_INFO, CMD_PERPLEXITY;
 #endif

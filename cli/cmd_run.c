@@ -116,13 +116,18 @@ static int run(int argc, char **argv) {
     double t1 = cli_now();
     int n_gen = 0, pos = n_prompt, n_vocab = kumo_n_vocab(m);
     const float *logits = kumo_get_logits(ctx, n_prompt - 1);
-    char piece[256];
+    char piece[1024];
+    kumo_text_stream *ts = kumo_text_stream_new(m);
+    if (!ts) {
+        cli_fail("run", "out of memory");
+        goto out;
+    }
     while (n_gen < n_predict) {
         kumo_token t = kumo_sampler_sample(smp, logits, n_vocab);
         if (!ignore_eos && kumo_token_is_eog(m, t)) break;
         kumo_sampler_accept(smp, t);
         n_gen++;
-        int np = kumo_token_to_piece(m, t, piece, sizeof piece, false);
+        int np = kumo_text_stream_push(ts, t, piece, sizeof piece);
         if (np > 0) {
             fwrite(piece, 1, (size_t)np, stdout);
             fflush(stdout);
@@ -135,11 +140,15 @@ static int run(int argc, char **argv) {
         kumo_batch_clear(&batch);
         kumo_batch_add(&batch, t, pos++, 0, true);
         if (kumo_decode(ctx, &batch, &err)) {
+            kumo_text_stream_free(ts);
             cli_fail("run", "%s", err.msg);
             goto out;
         }
         logits = kumo_get_logits(ctx, 0);
     }
+    int nf = kumo_text_stream_flush(ts, piece, sizeof piece);
+    if (nf > 0) fwrite(piece, 1, (size_t)nf, stdout);
+    kumo_text_stream_free(ts);
     double t2 = cli_now();
     fputc('\n', stdout);
     fflush(stdout);

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static const cli_command *const COMMANDS[] = {&CMD_RUN, &CMD_LOGITS, &CMD_TOKENIZE, &CMD_INFO, &CMD_PERPLEXITY, &CMD_QUANTIZE, &CMD_SYNTH, &CMD_BENCH};
+static const cli_command *const COMMANDS[] = {&CMD_RUN, &CMD_CHAT, &CMD_LOGITS, &CMD_TOKENIZE, &CMD_INFO, &CMD_PERPLEXITY, &CMD_QUANTIZE, &CMD_SYNTH, &CMD_BENCH};
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void print_help(FILE *f) {

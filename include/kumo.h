@@ -80,6 +80,36 @@ int kumo_tokenize(const kumo_model *model, const char *text, size_t len, kumo_to
  * count, or -(needed) when cap is too small. */
 int kumo_token_to_piece(const kumo_model *model, kumo_token t, char *buf, int cap, bool special);
 
+/* Streaming detokenization for printing tokens one at a time: emits only complete UTF-8 characters
+ * (a character split across tokens is held back until its last byte arrives; ill-formed bytes become
+ * U+FFFD), so a terminal never sees a broken character. */
+typedef struct kumo_text_stream kumo_text_stream;
+kumo_text_stream *kumo_text_stream_new(const kumo_model *model);
+void kumo_text_stream_free(kumo_text_stream *s);
+/* Appends token t's text; writes the completed characters to out (room for 1024 bytes is always
+ * enough) and returns their byte count, or a negative value if t is not a token of the model. */
+int kumo_text_stream_push(kumo_text_stream *s, kumo_token t, char *out, int cap);
+/* Ends the stream (a held-back incomplete character becomes U+FFFD); returns bytes written. */
+int kumo_text_stream_flush(kumo_text_stream *s, char *out, int cap);
+
+/* ---------- chat templates ---------- */
+typedef struct kumo_chat_message {
+    const char *role;      /* "system", "user", "assistant", ... */
+    const char *content;
+} kumo_chat_message;
+
+typedef struct kumo_chat_template kumo_chat_template;
+/* name NULL: the model's own template (tokenizer.chat_template; ChatML with a warning on stderr when
+ * the model has none); otherwise a built-in one: "llama3", "chatml", "mistral", "deepseek3". A
+ * template that cannot be parsed is an error naming the construct and its line:column. */
+kumo_chat_template *kumo_chat_template_new(const kumo_model *model, const char *name, kumo_error *err);
+void kumo_chat_template_free(kumo_chat_template *t);
+/* Renders the conversation into *out (malloc'd, NUL-terminated; the caller frees it). As llama.cpp
+ * does, a leading BOS text is dropped when the vocab adds BOS itself at tokenization; tokenize the
+ * result with add_special = true and parse_special = true. */
+int kumo_chat_template_apply(const kumo_chat_template *t, const kumo_chat_message *msgs, size_t n,
+                             bool add_generation_prompt, char **out, kumo_error *err);
+
 /* ---------- context: KV cache + batched decode ---------- */
 typedef struct kumo_context kumo_context;
 

@@ -29,8 +29,9 @@ static const synth_shape SHAPES[] = {
     {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, 151936, true, true, 0, 0, 0, 1000000.0f, 1e-6f, 40960},
     /* Qwen3-MoE scaled down */
     {"qwen3moe-mini", "qwen3moe", 1024, 12, 16, 4, 128, 0, 151936, false, true, 64, 8, 512, 1000000.0f, 1e-6f, 40960},
-    /* small shapes for tests: the vocab's own size */
-    {"tiny-llama", "llama", 256, 2, 4, 2, 64, 512, 0, false, false, 0, 0, 0, 10000.0f, 1e-5f, 512},
+    /* small shapes for tests: tiny-llama pads any vocab of <= 1024 tokens to 1024 (exercising the
+     * [PADn] padding); tiny-qwen3moe takes the vocab size as it is */
+    {"tiny-llama", "llama", 256, 2, 4, 2, 64, 512, 1024, false, false, 0, 0, 0, 10000.0f, 1e-5f, 512},
     {"tiny-qwen3moe", "qwen3moe", 256, 2, 4, 2, 128, 0, 0, false, true, 8, 2, 256, 1000000.0f, 1e-6f, 512},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])

@@ -4,6 +4,7 @@
 
 #include "model/model.h"
 #include "tensor/quant.h"
+#include "tokenizer/utf8_stream.h"
 
 void kumo_model_get_info(const kumo_model *m, kumo_model_info *info) {
     const model_hparams *hp = &m->hp;
@@ -65,4 +66,40 @@ int kumo_tokenize(const kumo_model *m, const char *text, size_t len, kumo_token 
 
 int kumo_token_to_piece(const kumo_model *m, kumo_token t, char *buf, int cap, bool special) {
     return vocab_token_to_piece(m->vocab, t, buf, cap, special);
+}
+
+struct kumo_text_stream {
+    const kumo_model *model;
+    utf8_stream utf8;
+};
+
+kumo_text_stream *kumo_text_stream_new(const kumo_model *m) {
+    kumo_text_stream *s = calloc(1, sizeof *s);
+    if (s) {
+        s->model = m;
+        utf8_stream_init(&s->utf8);
+    }
+    return s;
+}
+
+void kumo_text_stream_free(kumo_text_stream *s) { free(s); }
+
+int kumo_text_stream_push(kumo_text_stream *s, kumo_token t, char *out, int cap) {
+    char piece[256];
+    int n = vocab_token_to_piece(s->model->vocab, t, piece, sizeof piece, false);
+    if (n < 0 && n != INT32_MIN && -n <= 4096) { /* a long piece: take it through the heap */
+        char *big = malloc((size_t)-n);
+        if (!big) return -1;
+        int m = vocab_token_to_piece(s->model->vocab, t, big, -n, false);
+        int r = m >= 0 && UTF8_STREAM_OUT_MAX(m) <= (size_t)cap ? (int)utf8_stream_push(&s->utf8, big, (size_t)m, out) : -1;
+        free(big);
+        return r;
+    }
+    if (n < 0 || UTF8_STREAM_OUT_MAX(n) > (size_t)cap) return -1;
+    return (int)utf8_stream_push(&s->utf8, piece, (size_t)n, out);
+}
+
+int kumo_text_stream_flush(kumo_text_stream *s, char *out, int cap) {
+    if (cap < 3) return -1;
+    return (int)utf8_stream_flush(&s->utf8, out);
 }

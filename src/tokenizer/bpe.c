@@ -101,6 +101,7 @@ static bool reserve_symbols(bpe_state *st, size_t n) {
 
 /* ignore_merges: is the whole word a token? */
 static int32_t whole_word_token(bpe_state *st, const unsigned char *w, size_t len) {
+    if (len > st->v->max_token_len) return -1; /* every byte is at least one byte of text */
     if (2 * len > st->enc_cap) {
         size_t cap = st->enc_cap ? st->enc_cap : 64;
         while (cap < 2 * len) cap *= 2;

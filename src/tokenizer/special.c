@@ -28,6 +28,7 @@ typedef struct special_level {
     uint32_t len;
     bool has_user_defined;   /* matched even without parse_special */
     uint8_t first_bytes[32]; /* bitmap of first bytes of tokens of this length */
+    int only_first_byte;     /* the one first byte all of them share (typically '<'), or -1 */
 } special_level;
 
 struct special_set {
@@ -129,7 +130,10 @@ special_set *special_set_build(const kumo_vocab *v) {
         goto fail;
     }
     s->n_levels = n_levels;
-    for (int i = 0; i < n_levels; i++) s->levels[i].len = lens[i];
+    for (int i = 0; i < n_levels; i++) {
+        s->levels[i].len = lens[i];
+        s->levels[i].only_first_byte = -2; /* none seen yet */
+    }
     free(lens);
 
     for (int32_t id = 0; id < v->n_tokens; id++) {
@@ -140,6 +144,7 @@ special_set *special_set_build(const kumo_vocab *v) {
             if (s->levels[i].len == t->len) lv = &s->levels[i];
         uint8_t b0 = (uint8_t)t->text[0];
         lv->first_bytes[b0 >> 3] |= (uint8_t)(1u << (b0 & 7));
+        lv->only_first_byte = lv->only_first_byte == -2 || lv->only_first_byte == b0 ? b0 : -1;
         if (t->type == VOCAB_TOKEN_USER_DEFINED) {
             lv->has_user_defined = true;
             s->any_user_defined = true;
@@ -215,6 +220,12 @@ int special_partition(const kumo_vocab *v, const char *text, size_t len, bool pa
         if (L > len) continue;
         size_t i = 0;
         while (i + L <= len) {
+            if (lv->only_first_byte >= 0 && t[i] != lv->only_first_byte) {
+                /* jump to the next candidate start */
+                const unsigned char *q = memchr(t + i, lv->only_first_byte, len - L + 1 - i);
+                if (!q) break;
+                i = (size_t)(q - t);
+            }
             unsigned char c = t[i];
             if (mark[i] != MARK_FREE || !(lv->first_bytes[c >> 3] & (1u << (c & 7)))) {
                 i++;

@@ -1,9 +1,15 @@
 /* SentencePiece (tokenizer.ggml.model = "llama") on one raw fragment, as llama.cpp does it:
  *  - optionally prepend a space, then write every space as U+2581 (▁);
- *  - split into UTF-8 characters (by lead byte, without validation, so any bytes go through);
+ *  - split into UTF-8 characters; each byte of a malformed sequence is a symbol of its own (llama.cpp
+ *    splits by lead byte alone, so a broken sequence can swallow the ▁ of a following space and
+ *    the space comes back as U+2581; valid text splits identically either way);
  *  - repeatedly merge the adjacent pair whose concatenation is a vocab token with the highest
  *    score (leftmost pair on equal scores), using a priority queue of candidate pairs whose stale
  *    entries are skipped when popped: O(n log n) in the fragment length;
+ *  - exact speed-up: two neighbouring characters that never stand next to each other inside any
+ *    vocab token can never end up in one token, so the text is cut there and each segment is
+ *    merged on its own with a small, cache-resident queue (merges in different segments never
+ *    interact, so the order they would interleave in does not matter);
  *  - emit each final piece's token; a piece that is not a token (only single characters can be
  *    left so) is emitted byte by byte as <0xXX> byte tokens (or the unknown token if the vocab
  *    lacks them). */
@@ -85,6 +91,81 @@ static void try_add_pair(spm_state *st, int32_t left, int32_t right) {
     heap_push(st, (spm_pair){st->v->tok[id].score, left, right, size});
 }
 
+/* Symbol identity used for the pair index: the code point, or 0x110000 + byte for a byte that is
+ * not part of a well-formed character (split the same way in token texts and in input). */
+static uint32_t symbol_code(const unsigned char *s, size_t n, size_t *len) {
+    uint32_t cp;
+    size_t k = utf8_decode(s, n, &cp);
+    if (k == 0) {
+        *len = 1;
+        return 0x110000u + s[0];
+    }
+    *len = k;
+    return cp;
+}
+
+static uint32_t pair_slot(uint64_t key, uint32_t mask) {
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+static bool pair_insert(kumo_vocab *v, uint64_t key) {
+    uint32_t h = pair_slot(key, v->spm_pair_mask);
+    while (v->spm_pair[h] != UINT64_MAX) {
+        if (v->spm_pair[h] == key) return false;
+        h = (h + 1) & v->spm_pair_mask;
+    }
+    v->spm_pair[h] = key;
+    return true;
+}
+
+static bool pair_known(const kumo_vocab *v, uint64_t key) {
+    for (uint32_t h = pair_slot(key, v->spm_pair_mask);; h = (h + 1) & v->spm_pair_mask) {
+        if (v->spm_pair[h] == key) return true;
+        if (v->spm_pair[h] == UINT64_MAX) return false;
+    }
+}
+
+int spm_build_pair_index(kumo_vocab *v) {
+    size_t max_pairs = 0;
+    for (int32_t id = 0; id < v->n_tokens; id++) max_pairs += v->tok[id].len;
+    uint64_t cap = 16;
+    while (cap < 2 * (uint64_t)max_pairs + 16) cap <<= 1;
+    /* sized for the worst case first; shrunk below once the distinct count is known */
+    v->spm_pair = malloc((size_t)cap * sizeof *v->spm_pair);
+    if (!v->spm_pair) return -1;
+    v->spm_pair_mask = (uint32_t)(cap - 1);
+    memset(v->spm_pair, 0xFF, (size_t)cap * sizeof *v->spm_pair);
+    size_t distinct = 0;
+    for (int32_t id = 0; id < v->n_tokens; id++) {
+        const unsigned char *t = (const unsigned char *)v->tok[id].text;
+        size_t n = v->tok[id].len, k1, k2;
+        if (n == 0) continue;
+        uint32_t a = symbol_code(t, n, &k1);
+        for (size_t i = k1; i < n; i += k2) {
+            uint32_t b = symbol_code(t + i, n - i, &k2);
+            distinct += pair_insert(v, ((uint64_t)a << 32) | b);
+            a = b;
+        }
+    }
+    uint64_t small = 16;
+    while (small < 2 * (uint64_t)distinct + 16) small <<= 1;
+    if (small < cap) {
+        uint64_t *big = v->spm_pair;
+        uint32_t big_mask = v->spm_pair_mask;
+        v->spm_pair = malloc((size_t)small * sizeof *v->spm_pair);
+        if (!v->spm_pair) {
+            free(big);
+            return -1;
+        }
+        v->spm_pair_mask = (uint32_t)(small - 1);
+        memset(v->spm_pair, 0xFF, (size_t)small * sizeof *v->spm_pair);
+        for (uint64_t i = 0; i <= big_mask; i++)
+            if (big[i] != UINT64_MAX) pair_insert(v, big[i]);
+        free(big);
+    }
+    return 0;
+}
+
 static void emit_piece(const kumo_vocab *v, const char *s, uint32_t n, tokbuf *out) {
     int32_t id = vocab_find(v, s, n);
     if (id >= 0) {
@@ -125,31 +206,41 @@ int spm_tokenize(const kumo_vocab *v, const char *text, size_t len, bool prefix_
         }
     }
 
+    /* symbols, cut into segments where no token can span the boundary */
     int32_t n_sym = 0;
+    uint32_t prev_code = 0;
     for (size_t off = 0; off < total;) {
-        size_t n = utf8_lead_len((unsigned char)esc[off]);
-        if (n > total - off) n = total - off;
-        sym[n_sym] = (spm_sym){n_sym - 1, -1, (uint32_t)off, (uint32_t)n};
-        if (n_sym > 0) sym[n_sym - 1].next = n_sym;
+        size_t n;
+        uint32_t code = symbol_code((const unsigned char *)esc + off, total - off, &n);
+        bool cut = n_sym == 0 || !pair_known(v, ((uint64_t)prev_code << 32) | code);
+        sym[n_sym] = (spm_sym){cut ? -1 : n_sym - 1, -1, (uint32_t)off, (uint32_t)n};
+        if (!cut) sym[n_sym - 1].next = n_sym;
         n_sym++;
         off += n;
+        prev_code = code;
     }
 
     spm_state st = {v, esc, sym, NULL, 0, 0, false};
-    for (int32_t i = 1; i < n_sym; i++) try_add_pair(&st, i - 1, i);
-    while (st.heap_n > 0 && !st.failed) {
-        spm_pair p = heap_pop(&st);
-        spm_sym *l = &sym[p.left], *r = &sym[p.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0) sym[r->next].prev = p.left;
-        try_add_pair(&st, l->prev, p.left);
-        try_add_pair(&st, p.left, l->next);
+    for (int32_t seg = 0; seg < n_sym && !st.failed;) {
+        int32_t end = seg + 1; /* one past the segment's last symbol */
+        while (end < n_sym && sym[end].prev >= 0) end++;
+        for (int32_t i = seg + 1; i < end; i++) try_add_pair(&st, i - 1, i);
+        while (st.heap_n > 0 && !st.failed) {
+            spm_pair p = heap_pop(&st);
+            spm_sym *l = &sym[p.left], *r = &sym[p.right];
+            if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue;
+            l->n += r->n;
+            r->n = 0;
+            l->next = r->next;
+            if (r->next >= 0) sym[r->next].prev = p.left;
+            try_add_pair(&st, l->prev, p.left);
+            try_add_pair(&st, p.left, l->next);
+        }
+        /* the segment's first symbol absorbs merges to its right, so it is never merged away */
+        if (!st.failed)
+            for (int32_t i = seg; i >= 0; i = sym[i].next) emit_piece(v, esc + sym[i].off, sym[i].n, out);
+        seg = end;
     }
-    if (!st.failed)
-        for (int32_t i = 0; i >= 0; i = sym[i].next) emit_piece(v, esc + sym[i].off, sym[i].n, out);
 
     free(st.heap);
     free(sym);

@@ -1,7 +1,6 @@
-/* The vocab: loading tokenizer.ggml.* metadata into an immutable table, the special-token
- * bookkeeping llama.cpp does at load time, and the public tokenize / piece / detokenize entry
- * points that dispatch to spm.c, bpe.c and wpm.c. */
-#include <ctype.h>
+/* The vocab: loading tokenizer.ggml.* metadata into an immutable table (tokens, text index, special
+ * ids and flags with llama.cpp's per-type defaults, BPE merge table, byte tokens), and the simple
+ * accessors. Special-token fix-ups live in vocab_special.c, text conversion in vocab_text.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,23 +74,7 @@ static int build_index(kumo_vocab *v) {
     return 0;
 }
 
-static int32_t find_cstr(const kumo_vocab *v, const char *s) { return vocab_find(v, s, strlen(s)); }
-
-bool tokbuf_push(tokbuf *b, int32_t id) {
-    if (b->failed) return false;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        int32_t *ids = realloc(b->ids, cap * sizeof *ids);
-        if (!ids) {
-            b->failed = true;
-            return false;
-        }
-        b->ids = ids;
-        b->cap = cap;
-    }
-    b->ids[b->n++] = id;
-    return true;
-}
+int32_t vocab_find_cstr(const kumo_vocab *v, const char *s) { return vocab_find(v, s, strlen(s)); }
 
 /* ---------------------------------------------------------------- metadata helpers */
 
@@ -172,152 +155,6 @@ static const gguf_value *meta_token_array(const gguf_ctx *g, const char *key, in
     }
     *status = 1;
     return val;
-}
-
-/* ---------------------------------------------------------------- load-time special tokens */
-
-static void set_control(kumo_vocab *v, int32_t id) {
-    /* llama.cpp forces text-detected end/FIM tokens to CONTROL ("control-looking token") */
-    if (id >= 0 && v->tok[id].type != VOCAB_TOKEN_CONTROL) v->tok[id].type = VOCAB_TOKEN_CONTROL;
-}
-
-/* The first text of the list present in the vocab (list order is the priority). */
-static int32_t detect_by_text(kumo_vocab *v, const char *const *texts) {
-    for (size_t i = 0; texts[i]; i++) {
-        int32_t id = find_cstr(v, texts[i]);
-        if (id >= 0) return id;
-    }
-    return -1;
-}
-
-static const char *const EOT_TEXTS[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
-    "<end_of_utterance>", NULL};
-static const char *const EOM_TEXTS[] = {"<|eom_id|>", NULL};
-static const char *const FIM_PRE_TEXTS[] = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-    "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", NULL};
-static const char *const FIM_SUF_TEXTS[] = {
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
-    "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", NULL};
-static const char *const FIM_MID_TEXTS[] = {
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
-    "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", NULL};
-static const char *const FIM_PAD_TEXTS[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", NULL};
-static const char *const FIM_REP_TEXTS[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>",
-                                            "<reponame>", NULL};
-static const char *const FIM_SEP_TEXTS[] = {"<|file_sep|>", NULL};
-/* Texts llama.cpp treats as end of generation whatever their type. */
-static const char *const EOG_TEXTS[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", NULL};
-
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int eog_add(kumo_vocab *v, int32_t id, int32_t *cap) {
-    if (id < 0) return 0;
-    for (int i = 0; i < v->n_eog; i++)
-        if (v->eog[i] == id) return 0;
-    if (v->n_eog == *cap) {
-        int32_t nc = *cap ? *cap * 2 : 8;
-        int32_t *e = realloc(v->eog, (size_t)nc * sizeof *e);
-        if (!e) return -1;
-        v->eog = e;
-        *cap = nc;
-    }
-    v->eog[v->n_eog++] = id;
-    return 0;
-}
-
-static void eog_remove(kumo_vocab *v, int32_t id) {
-    for (int i = 0; i < v->n_eog; i++)
-        if (v->eog[i] == id) {
-            v->eog[i] = v->eog[--v->n_eog];
-            return;
-        }
-}
-
-static bool eog_has_text(const kumo_vocab *v, const char *text) {
-    for (int i = 0; i < v->n_eog; i++)
-        if (strcmp(v->tok[v->eog[i]].text, text) == 0) return true;
-    return false;
-}
-
-/* EOT/EOM/FIM detection by text, the end-of-generation set and the per-family type fixes, in
- * the order llama.cpp applies them. */
-static int resolve_special_tokens(kumo_vocab *v) {
-    struct { int32_t *id; const char *const *texts; } detect[] = {
-        {&v->eot, EOT_TEXTS},         {&v->eom, EOM_TEXTS},         {&v->fim_pre, FIM_PRE_TEXTS},
-        {&v->fim_suf, FIM_SUF_TEXTS}, {&v->fim_mid, FIM_MID_TEXTS}, {&v->fim_pad, FIM_PAD_TEXTS},
-        {&v->fim_rep, FIM_REP_TEXTS}, {&v->fim_sep, FIM_SEP_TEXTS},
-    };
-    for (size_t i = 0; i < sizeof detect / sizeof detect[0]; i++) {
-        if (*detect[i].id >= 0) continue;
-        *detect[i].id = detect_by_text(v, detect[i].texts);
-        set_control(v, *detect[i].id);
-    }
-
-    int32_t cap = 0;
-    if (eog_add(v, v->fim_pad, &cap) || eog_add(v, v->fim_rep, &cap) || eog_add(v, v->fim_sep, &cap))
-        return -1;
-    for (size_t i = 0; EOG_TEXTS[i]; i++) {
-        int32_t id = find_cstr(v, EOG_TEXTS[i]);
-        if (id < 0) continue;
-        if (eog_add(v, id, &cap)) return -1;
-        set_control(v, id);
-    }
-    /* gpt-oss: these are control tokens that must always be rendered */
-    static const char *const harmony_visible[] = {"<|channel|>", "<|message|>", "<|start|>",
-                                                  "<|constrain|>", NULL};
-    for (size_t i = 0; harmony_visible[i]; i++) {
-        int32_t id = find_cstr(v, harmony_visible[i]);
-        if (id >= 0) v->tok[id].type = VOCAB_TOKEN_USER_DEFINED;
-    }
-    if (eog_add(v, v->eos, &cap) || eog_add(v, v->eot, &cap) || eog_add(v, v->eom, &cap)) return -1;
-    /* o200k_harmony: with <|return|> and <|call|> present, <|end|> only ends a message */
-    if (eog_has_text(v, "<|return|>") && eog_has_text(v, "<|call|>")) {
-        int32_t end = find_cstr(v, "<|end|>");
-        if (end >= 0 && eog_has_text(v, "<|end|>")) {
-            eog_remove(v, end);
-            v->tok[end].type = VOCAB_TOKEN_USER_DEFINED;
-        }
-    }
-    if (v->n_eog > 1) qsort(v->eog, (size_t)v->n_eog, sizeof *v->eog, cmp_i32);
-    return 0;
-}
-
-static bool contains_ci(const char *haystack, const char *needle) {
-    size_t n = strlen(needle);
-    for (const char *p = haystack; *p; p++) {
-        size_t i = 0;
-        while (i < n && p[i] && tolower((unsigned char)p[i]) == needle[i]) i++;
-        if (i == n) return true;
-    }
-    return false;
-}
-
-/* LSTRIP/RSTRIP as llama.cpp assigns them by model name or pre-tokenizer (GGUF has no field). */
-static void set_strip_attributes(kumo_vocab *v, const char *general_name) {
-    if (strstr(v->pre, "jina-v2-de") || strstr(v->pre, "jina-v2-es") || strstr(v->pre, "jina-v2-code")) {
-        int32_t mask_id = find_cstr(v, "<mask>");
-        if (mask_id >= 0) v->tok[mask_id].strip |= TOKEN_LSTRIP;
-    } else if (general_name && (contains_ci(general_name, "phi-3") || contains_ci(general_name, "phi3"))) {
-        for (int32_t id = 0; id < v->n_tokens; id++) {
-            uint8_t t = v->tok[id].type;
-            if (t == VOCAB_TOKEN_CONTROL || t == VOCAB_TOKEN_USER_DEFINED || t == VOCAB_TOKEN_UNKNOWN)
-                v->tok[id].strip |= TOKEN_RSTRIP;
-        }
-        int32_t id = find_cstr(v, "</s>");
-        if (id >= 0) v->tok[id].strip |= TOKEN_RSTRIP;
-        static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>", NULL};
-        for (size_t i = 0; keep[i]; i++)
-            if ((id = find_cstr(v, keep[i])) >= 0) v->tok[id].strip &= (uint8_t)~TOKEN_RSTRIP;
-    }
 }
 
 /* ---------------------------------------------------------------- BPE tables */
@@ -402,7 +239,7 @@ static void build_spm_byte_tokens(kumo_vocab *v) {
     for (int b = 0; b < 256; b++) {
         char hex[8];
         snprintf(hex, sizeof hex, "<0x%02X>", b);
-        int32_t id = find_cstr(v, hex);
+        int32_t id = vocab_find_cstr(v, hex);
         if (id < 0) {
             char one = (char)b;
             id = vocab_find(v, &one, 1);
@@ -425,7 +262,9 @@ void vocab_free(kumo_vocab *v) {
     free(v->merge_key);
     free(v->merge_rank);
     free(v->merge_result);
+    free(v->spm_pair);
     pretok_free(v->pretok);
+    wpm_classifier_free(v->wpm);
     special_set_free(v->special);
     free(v);
 }
@@ -586,9 +425,11 @@ kumo_vocab *vocab_load(const gguf_ctx *g, kumo_error *err) {
         v->kind = VOCAB_KIND_SPM;
     } else if (strcmp(v->model, "gpt2") == 0) {
         v->kind = VOCAB_KIND_BPE;
+    } else if (strcmp(v->model, "bert") == 0) {
+        v->kind = VOCAB_KIND_WPM;
     } else {
         kumo_err(err, KUMO_E_UNSUPPORTED,
-                 KEY_PREFIX "model '%s' is not supported (supported: llama, gpt2)", v->model);
+                 KEY_PREFIX "model '%s' is not supported (supported: llama, gpt2, bert)", v->model);
         goto fail;
     }
 
@@ -600,11 +441,11 @@ kumo_vocab *vocab_load(const gguf_ctx *g, kumo_error *err) {
     }
     set_defaults(v, &pre_info);
     if (load_flags_and_ids(v, g, err) < 0) goto fail;
-    if (resolve_special_tokens(v) < 0) {
+    if (vocab_resolve_special(v) < 0) {
         kumo_err(err, KUMO_E_NOMEM, "out of memory for the special tokens");
         goto fail;
     }
-    set_strip_attributes(v, general_name);
+    vocab_set_strip_attributes(v, general_name);
 
     if (v->kind == VOCAB_KIND_BPE) {
         if (!pre_info.known)
@@ -612,8 +453,14 @@ kumo_vocab *vocab_load(const gguf_ctx *g, kumo_error *err) {
                             "split regexes; tokenization may differ from the model's\n",
                     v->pre[0] ? "unknown" : "missing", v->pre);
         if (build_bpe_tables(v, g, err) < 0) goto fail;
+    } else if (v->kind == VOCAB_KIND_WPM) {
+        if (!(v->wpm = wpm_classifier_new(err))) goto fail;
     } else {
         build_spm_byte_tokens(v);
+        if (spm_build_pair_index(v) < 0) {
+            kumo_err(err, KUMO_E_NOMEM, "out of memory for the SentencePiece pair index");
+            goto fail;
+        }
     }
     v->special = special_set_build(v);
     if (!v->special) {
@@ -671,202 +518,3 @@ float vocab_token_score(const kumo_vocab *v, int32_t t) {
     return v->tok[t].score;
 }
 
-/* ---------------------------------------------------------------- tokenize */
-
-int vocab_tokenize(const kumo_vocab *v, const char *text, size_t len, int32_t *out, int cap,
-                   bool add_special, bool parse_special) {
-    if (!v || (!text && len) || cap < 0 || (!out && cap > 0)) return INT32_MIN;
-    tokbuf tb = {0};
-    fragbuf fb = {0};
-    int rc = 0;
-    if (len > 0 && special_partition(v, text, len, parse_special, &fb) < 0) rc = -1;
-
-    if (rc == 0 && add_special && v->add_bos && v->bos >= 0) tokbuf_push(&tb, v->bos);
-    bool prev_special = true; /* SPM: the first fragment gets the space prefix */
-    for (size_t i = 0; rc == 0 && i < fb.n; i++) {
-        const fragment *f = &fb.f[i];
-        if (f->token >= 0) {
-            tokbuf_push(&tb, f->token);
-            prev_special = true;
-            continue;
-        }
-        switch (v->kind) {
-        case VOCAB_KIND_SPM:
-            rc = spm_tokenize(v, text + f->off, f->len, v->add_space_prefix && prev_special, &tb);
-            break;
-        case VOCAB_KIND_BPE: rc = bpe_tokenize(v, text + f->off, f->len, &tb); break;
-        case VOCAB_KIND_WPM: rc = -1; break; /* not loadable yet */
-        }
-        prev_special = false;
-    }
-    if (rc == 0 && add_special) {
-        if (v->add_eos && v->eos >= 0) tokbuf_push(&tb, v->eos);
-        if (v->kind == VOCAB_KIND_WPM && v->add_sep && v->sep >= 0) tokbuf_push(&tb, v->sep);
-    }
-    free(fb.f);
-    if (rc != 0 || tb.failed || tb.n > (size_t)INT32_MAX) {
-        free(tb.ids);
-        return INT32_MIN;
-    }
-    int n = (int)tb.n;
-    if (n > cap) {
-        free(tb.ids);
-        return -n;
-    }
-    if (n) memcpy(out, tb.ids, (size_t)n * sizeof *out);
-    free(tb.ids);
-    return n;
-}
-
-/* ---------------------------------------------------------------- pieces */
-
-/* Collects a piece's bytes into the caller's buffer while counting them, so a piece is decoded
- * once whether or not it fits. lstrip: a leading space is dropped. */
-typedef struct piece_out {
-    char *buf;
-    size_t cap, n;
-    bool lstrip;
-} piece_out;
-
-static void put_byte(piece_out *o, char c) {
-    if (o->lstrip) {
-        o->lstrip = false;
-        if (c == ' ') return;
-    }
-    if (o->n < o->cap) o->buf[o->n] = c;
-    o->n++;
-}
-
-static void put_bytes(piece_out *o, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) put_byte(o, s[i]);
-}
-
-static int piece_result(const piece_out *o) {
-    if (o->n > (size_t)INT32_MAX) return 0;
-    return o->n <= o->cap ? (int)o->n : -(int)o->n;
-}
-
-/* SPM/WPM normal tokens: ▁ (U+2581) stands for a space. */
-static void put_spm_text(piece_out *o, const vocab_entry *t) {
-    for (uint32_t i = 0; i < t->len;) {
-        if (i + 3 <= t->len && memcmp(t->text + i, "\xE2\x96\x81", 3) == 0) {
-            put_byte(o, ' ');
-            i += 3;
-        } else {
-            put_byte(o, t->text[i++]);
-        }
-    }
-}
-
-/* BPE normal tokens: GPT-2 byte characters stand for bytes. A character outside the byte map
- * (only in malformed vocabs) is copied as is. */
-static void put_bpe_text(piece_out *o, const kumo_vocab *v, const vocab_entry *t) {
-    const unsigned char *s = (const unsigned char *)t->text;
-    for (uint32_t i = 0; i < t->len;) {
-        uint32_t cp;
-        size_t k = utf8_decode(s + i, t->len - i, &cp);
-        if (k && cp < 0x144 && v->cp_to_byte[cp] >= 0) {
-            put_byte(o, (char)v->cp_to_byte[cp]);
-        } else {
-            k = k ? k : 1;
-            put_bytes(o, t->text + i, k);
-        }
-        i += (uint32_t)k;
-    }
-}
-
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-static int token_piece(const kumo_vocab *v, int32_t t, char *buf, int cap, bool special, bool lstrip) {
-    if (!v || t < 0 || t >= v->n_tokens || cap < 0 || (!buf && cap > 0)) return 0;
-    const vocab_entry *e = &v->tok[t];
-    piece_out o = {buf, (size_t)cap, 0, lstrip};
-    bool is_special = e->type == VOCAB_TOKEN_CONTROL || e->type == VOCAB_TOKEN_UNKNOWN;
-    if (is_special && !special) return 0;
-    if (is_special || e->type == VOCAB_TOKEN_USER_DEFINED) {
-        put_bytes(&o, e->text, e->len);
-    } else if (e->type == VOCAB_TOKEN_NORMAL) {
-        if (v->kind == VOCAB_KIND_BPE) put_bpe_text(&o, v, e);
-        else put_spm_text(&o, e);
-    } else if (e->type == VOCAB_TOKEN_BYTE && v->kind == VOCAB_KIND_SPM && e->len == 6 &&
-               memcmp(e->text, "<0x", 3) == 0 && e->text[5] == '>') {
-        int hi = hex_digit(e->text[3]), lo = hex_digit(e->text[4]);
-        if (hi >= 0 && lo >= 0) put_byte(&o, (char)(hi * 16 + lo));
-    }
-    /* UNUSED / UNDEFINED tokens, and byte tokens outside SPM, render as nothing (llama.cpp) */
-    return piece_result(&o);
-}
-
-int vocab_token_to_piece(const kumo_vocab *v, int32_t t, char *buf, int cap, bool special) {
-    return token_piece(v, t, buf, cap, special, false);
-}
-
-/* HF clean_up_tokenization_spaces, as llama.cpp applies it: " ?" " !" " ." " ," lose the space,
- * " ' " loses both spaces, " 's" " 'm" " 're" " 've" lose the space. Returns the new length. */
-static size_t clean_spaces(char *s, size_t n) {
-    size_t o = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++) {
-        char x = s[i];
-        if (s[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) o--;
-        s[o++] = x;
-    }
-    n = o;
-    o = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++) {
-        char x = s[i];
-        if (x == '\'' && i + 1 < n && s[i - 1] == ' ' && s[i + 1] == ' ') {
-            o--;
-            s[o++] = x;
-            i++; /* drop the following space */
-            continue;
-        }
-        s[o++] = x;
-    }
-    n = o;
-    o = n ? 1 : 0;
-    for (size_t i = 1; i < n; i++) {
-        char x = s[i];
-        if (s[i - 1] == ' ' && x == '\'' && i + 1 < n) {
-            char x1 = s[i + 1], x2 = i + 2 < n ? s[i + 2] : 0;
-            if (x1 == 's' || x1 == 'm' || (x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e')) o--;
-        }
-        s[o++] = x;
-    }
-    return o;
-}
-
-int vocab_detokenize(const kumo_vocab *v, const int32_t *ids, int n_ids, char *buf, int cap,
-                     bool remove_special, bool unparse_special, bool clean) {
-    if (!v || n_ids < 0 || (!ids && n_ids > 0) || cap < 0 || (!buf && cap > 0)) return INT32_MIN;
-    /* SPM adds a space before the first word; the first piece gives it back */
-    bool remove_space = v->add_space_prefix;
-    if (remove_special && v->add_bos && n_ids > 0 && ids[0] == v->bos) {
-        remove_space = false;
-        ids++;
-        n_ids--;
-    }
-    if (remove_special && v->add_eos && n_ids > 0 && ids[n_ids - 1] == v->eos) n_ids--;
-
-    int64_t total = 0;
-    bool overflow = false; /* once a piece does not fit, only count */
-    for (int i = 0; i < n_ids; i++) {
-        int k = overflow ? token_piece(v, ids[i], NULL, 0, unparse_special, remove_space)
-                         : token_piece(v, ids[i], buf + total, (int)(cap - total), unparse_special,
-                                       remove_space);
-        remove_space = false;
-        if (k < 0) {
-            overflow = true;
-            k = -k;
-        }
-        total += k;
-        if (total > INT32_MAX) return INT32_MIN;
-    }
-    if (overflow) return -(int)total;
-    if (clean && v->clean_spaces) total = (int64_t)clean_spaces(buf, (size_t)total);
-    return (int)total;
-}

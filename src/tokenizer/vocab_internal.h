@@ -27,6 +27,7 @@ typedef struct vocab_entry {
 } vocab_entry;
 
 typedef struct special_set special_set;
+typedef struct wpm_classifier wpm_classifier;
 
 struct kumo_vocab {
     enum vocab_kind kind;
@@ -63,12 +64,23 @@ struct kumo_vocab {
     /* GPT-2 byte-level decoding: code point (< 0x144) -> byte, -1 if not a byte character */
     int16_t cp_to_byte[0x144];
 
-    pretok *pretok;
+    /* SPM: character pairs (code point << 32 | next code point) that occur inside some token; a
+     * boundary between any other two characters can never be merged across */
+    uint64_t *spm_pair;
+    uint32_t spm_pair_mask;
+
+    pretok *pretok;          /* BPE */
+    wpm_classifier *wpm;     /* WordPiece */
     special_set *special;
 };
 
 /* Looks text[0..len) up; returns its id or -1. */
 int32_t vocab_find(const kumo_vocab *v, const char *text, size_t len);
+int32_t vocab_find_cstr(const kumo_vocab *v, const char *text);
+
+/* vocab_special.c: run after the ids and flags are read. 0, or -1 on allocation failure. */
+int vocab_resolve_special(kumo_vocab *v);
+void vocab_set_strip_attributes(kumo_vocab *v, const char *general_name);
 
 /* ---- BPE merge table: (left id, right id) -> rank ---- */
 #define MERGE_EMPTY UINT64_MAX
@@ -121,9 +133,13 @@ int special_partition(const kumo_vocab *v, const char *text, size_t len, bool pa
 
 /* spm.c: SentencePiece on one raw fragment (prefix_space: prepend ' ' first). 0 or -1 (OOM). */
 int spm_tokenize(const kumo_vocab *v, const char *text, size_t len, bool prefix_space, tokbuf *out);
+/* spm.c: builds v->spm_pair from the token texts. 0 or -1 (OOM). */
+int spm_build_pair_index(kumo_vocab *v);
 /* bpe.c: byte-level BPE on one raw fragment. 0 or -1 (OOM / internal error). */
 int bpe_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out);
 /* wpm.c: WordPiece on one raw fragment. 0 or -1. */
 int wpm_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out);
+wpm_classifier *wpm_classifier_new(kumo_error *err);
+void wpm_classifier_free(wpm_classifier *c);
 
 #endif

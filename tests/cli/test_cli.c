@@ -38,8 +38,8 @@ static void help_lists_every_command_and_flag(void **state) {
     int st;
     char *out = kumo("help", &st, NULL);
     assert_int_equal(st, 0);
-    const char *cmds[] = {"run", "logits", "tokenize", "info", "perplexity"};
-    for (size_t i = 0; i < 5; i++) assert_non_null(strstr(out, cmds[i]));
+    const char *cmds[] = {"run", "chat", "logits", "tokenize", "info", "perplexity", "quantize", "synth", "bench"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) assert_non_null(strstr(out, cmds[i]));
     free(out);
     out = kumo("run --help", &st, NULL);
     assert_int_equal(st, 0);
@@ -110,6 +110,32 @@ static void run_generates_and_reports_timing(void **state) {
     free(b);
 }
 
+/* kumo chat: a multi-turn conversation from stdin; each reply on its own line; Ctrl-D (EOF) ends. */
+static void chat_answers_each_line_until_eof(void **state) {
+    (void)state;
+    char args[1024];
+    int st;
+    char *err;
+    snprintf(args, sizeof args, "chat -m %s --chat-template chatml -n 8 --temp 0 < /dev/null", shared_path("models/stories260K.gguf"));
+    char *out = kumo(args, &st, &err);
+    assert_int_equal(st, 0); /* immediate EOF: a clean exit */
+    free(out);
+    free(err);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "printf 'Hello\\nOnce upon a time\\n' | %s chat -m %s --chat-template chatml -n 8 --temp 0 2>/dev/null",
+             kumo_bin(), shared_path("models/stories260K.gguf"));
+    out = run_capture(cmd, &st);
+    assert_int_equal(st, 0);
+    assert_int_equal(count_lines(out), 2);
+    free(out);
+    snprintf(args, sizeof args, "chat -m %s --chat-template vicuna-9000 < /dev/null", shared_path("models/stories260K.gguf"));
+    out = kumo(args, &st, &err);
+    assert_int_not_equal(st, 0);
+    assert_non_null(strstr(err, "unknown chat template"));
+    free(out);
+    free(err);
+}
+
 static void info_describes_model(void **state) {
     (void)state;
     char args[1024];
@@ -174,6 +200,7 @@ int main(void) {
         cmocka_unit_test(tokenize_matches_reference_ids),
         cmocka_unit_test(logits_json_has_reference_layout),
         cmocka_unit_test(run_generates_and_reports_timing),
+        cmocka_unit_test(chat_answers_each_line_until_eof),
         cmocka_unit_test(info_describes_model),
         cmocka_unit_test(errors_are_one_clear_line),
     };

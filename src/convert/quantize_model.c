@@ -80,6 +80,7 @@ int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_para
     if (!g) return err ? err->code : KUMO_E_FORMAT;
     int rc = KUMO_OK;
     gguf_writer *w = NULL;
+    uint32_t *types = NULL; /* each tensor's output type, decided before any work */
     thread_pool *pool = NULL;
     int64_t nt = gguf_tensor_count(g);
     void **bufs = calloc((size_t)(nt > 0 ? nt : 1), sizeof *bufs);
@@ -125,7 +126,7 @@ int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_para
     gguf_writer_set_u32(w, "general.file_type", ft->file_type);
     if (!is_float_type(ft->base_type)) gguf_writer_set_u32(w, "general.quantization_version", 2);
     /* decide every tensor's type first, so a refusal happens before any work */
-    uint32_t *types = malloc((size_t)nt * sizeof *types);
+    types = malloc((size_t)nt * sizeof *types);
     if (!types) {
         rc = kumo_err(err, KUMO_E_NOMEM, "out of memory");
         goto out;
@@ -138,13 +139,11 @@ int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_para
                           "tensor %s is already quantized (%s); converting it to %s loses quality — pass "
                           "--allow-requantize to do it anyway",
                           t->name, ggml_type_name(t->type), ggml_type_name(to));
-            free(types);
             goto out;
         }
         if (to != t->type && !convert_type_supported(to)) {
             rc = kumo_err(err, KUMO_E_UNSUPPORTED, "tensor %s: kumo cannot produce type %s yet", t->name,
                           ggml_type_name(to));
-            free(types);
             goto out;
         }
         types[i] = to;
@@ -161,12 +160,10 @@ int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_para
             bufs[i] = malloc(size ? size : 1);
             if (!bufs[i]) {
                 rc = kumo_err(err, KUMO_E_NOMEM, "out of memory converting %s", t->name);
-                free(types);
                 goto out;
             }
             if ((rc = convert_tensor(pool, t->type, t->data, to, bufs[i], n_rows, t->ne[0], err))) {
                 kumo_err_prefix(err, "tensor %s", t->name);
-                free(types);
                 goto out;
             }
             data = bufs[i];
@@ -177,15 +174,14 @@ int kumo_quantize_file(const char *in, const char *out, const kumo_quantize_para
         rep.in_bytes += t->size;
         rep.out_bytes += size;
         if ((rc = gguf_writer_add_tensor(w, t->name, to, t->n_dims, t->ne, data, size, err))) {
-            free(types);
             goto out;
         }
     }
-    free(types);
     rep.n_tensors = (int)nt;
     rc = gguf_writer_write(w, out, err);
 out:
     if (report) *report = rep;
+    free(types);
     for (int64_t i = 0; bufs && i < nt; i++) free(bufs[i]);
     free(bufs);
     thread_pool_free(pool);

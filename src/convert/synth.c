@@ -12,6 +12,7 @@
 #include "format/gguf.h"
 #include "tensor/threadpool.h"
 #include "util/err.h"
+#include "util/splitmix.h"
 
 typedef struct synth_shape {
     const char *name, *arch;
@@ -37,13 +38,6 @@ static const synth_shape SHAPES[] = {
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
 const char *kumo_synth_shapes(void) { return "llama-1b, qwen3-0.6b, qwen3moe-mini, tiny-llama, tiny-qwen3moe"; }
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 struct fill_job {
     float *dst;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kumo.h"
+#include "util/splitmix.h"
 
 typedef struct {
     int id;
@@ -21,13 +22,6 @@ struct kumo_sampler {
     candidate *cand;
     int cand_cap;
 };
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 

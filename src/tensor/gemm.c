@@ -20,13 +20,15 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
     case GGML_TYPE_Q8_0: *hdr = 32; *body = 512; *group = 2; return true;
     case GGML_TYPE_Q4_0: *hdr = 32; *body = 256; *group = 2; return true;
     case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; *group = 1; return true;
+    case GGML_TYPE_Q5_K: *hdr = 64; *body = 2752; *group = 1; return true;
     case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; *group = 2; return true;
     default: return false;
     }
 }
 
 static int type_act(uint32_t type) {
-    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K ? GEMM_ACT_Q8_256 : GEMM_ACT_Q8_32;
+    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K ? GEMM_ACT_Q8_256
+                                                                                        : GEMM_ACT_Q8_32;
 }
 
 /* Scatters n_words 4-byte words of one row (src) into lane `lane` of n_words consecutive 64-byte
@@ -70,6 +72,18 @@ static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 192, lane, b->qs, 32, 0);
 }
 
+/* Q5_K: as Q4_K, with the 32 bytes of fifth bits between the scales and the quants: header d ×16
+ * then dmin ×16; body (2752 bytes): 3 groups of scale words, 8 groups holding word c of each row's
+ * qh (bit j of qh byte l is the fifth bit of element 32j + l), then the 32 groups of qs words. */
+static void pack_q5_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q5_K *b = row_block;
+    put_half(hdr, lane, b->d);
+    put_half(hdr + 32, lane, b->dmin);
+    scatter_words(body, lane, b->scales, 3, 0);
+    scatter_words(body + 192, lane, b->qh, 8, 0);
+    scatter_words(body + 704, lane, b->qs, 32, 0);
+}
+
 /* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales as 4 groups of 64 bytes, then the 32
  * word groups of ql and the 16 of qh interleaved as gemm_q6k_ql_at / gemm_q6k_qh_at place them. */
 static void pack_q6_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
@@ -87,6 +101,7 @@ static pack_block_fn pack_fn(uint32_t type) {
     case GGML_TYPE_Q8_0: return pack_q8_0;
     case GGML_TYPE_Q4_0: return pack_q4_0;
     case GGML_TYPE_Q4_K: return pack_q4_K;
+    case GGML_TYPE_Q5_K: return pack_q5_K;
     case GGML_TYPE_Q6_K: return pack_q6_K;
     default: return NULL;
     }
@@ -448,9 +463,11 @@ static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 static int pair_lo(uint32_t w) { return (int16_t)(w & 0xFFFF); }
 static int pair_hi(uint32_t w) { return (int16_t)(w >> 16); }
 
-static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+/* Q4_K and Q5_K (qh_off: where the fifth bits start in the body, 0 for Q4_K). */
+static void k4_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                          size_t ldy, int n_rows, size_t qh_off) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
+    const size_t qs_off = qh_off ? qh_off + 512 : 192;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
@@ -472,8 +489,9 @@ static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
                     int32_t s = 0;
                     for (int c = 0; c < 8; c++)
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t v = body[192 + 64 * (8 * (j / 2) + c) + 4 * i + e];
-                            const int qv = j % 2 ? v >> 4 : v & 0xF;
+                            const uint8_t v = body[qs_off + 64 * (8 * (j / 2) + c) + 4 * i + e];
+                            int qv = j % 2 ? v >> 4 : v & 0xF;
+                            if (qh_off) qv |= ((body[qh_off + 64 * c + 4 * i + e] >> j) & 1) << 4;
                             s += qv * q[32 * j + 4 * c + e];
                         }
                     isum += sc[j] * s;
@@ -485,6 +503,16 @@ static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
         }
         memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
     }
+}
+
+static void q4_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    k4_kernel_ref(w, panel, act, T, y, ldy, n_rows, 0);
+}
+
+static void q5_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    k4_kernel_ref(w, panel, act, T, y, ldy, n_rows, 192);
 }
 
 static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
@@ -536,5 +564,6 @@ void gemm_kernels_portable(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_ref;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_ref;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_ref;
+    table[GGML_TYPE_Q5_K] = q5_K_kernel_ref;
     table[GGML_TYPE_Q6_K] = q6_K_kernel_ref;
 }

@@ -163,8 +163,20 @@ AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const u
 
 #define Q4_K_OFF(c) (4 * (c))
 
-AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows) {
+/* Bit j of every byte of h moved to bit 4, the other bits cleared: one GF(2) affine map. GFNI,
+ * which the kernel table only uses when the CPU has it; written as assembly so the file's other
+ * kernels are not compiled for GFNI (CPUs with AVX-512 VNNI but no GFNI exist: Cascade Lake). */
+AVX512 INLINE __m512i bit_to_bit4(__m512i h, int j) {
+    const __m512i a = _mm512_set1_epi64((long long)(1ull << (24 + j))); /* byte 3 = the row of output bit 4 */
+    __m512i r;
+    __asm__("vgf2p8affineqb $0, %2, %1, %0" : "=v"(r) : "v"(h), "v"(a));
+    return r;
+}
+
+/* Q4_K, and Q5_K when QH (its fifth bits sit between the scales and the quants, see pack_q5_K): the
+ * bit of sub-block j moves to bit 4 of each byte and joins the nibble in one ternary-logic op. */
+AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act,
+                           const int T, float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m2 = _mm512_set1_epi8(0x03);
     const __m512i lo_bytes = _mm512_set1_epi32(0x00FF00FF), byte0 = _mm512_set1_epi32(0xFF);
@@ -180,8 +192,9 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         mp[t] = (const int32_t *)(da[t] + nb);
     }
     for (int64_t b = 0; b < nb; b++) {
-        /* one block per group: 64 bytes of headers (d, dmin), then the 2240-byte body */
-        const uint8_t *hdr = panel + (size_t)b * 2304, *body = hdr + 64;
+        /* one block per group: 64 bytes of headers (d, dmin), then the 2240 (2752) byte body */
+        const uint8_t *hdr = panel + (size_t)b * (QH ? 2816 : 2304), *body = hdr + 64;
+        const uint8_t *qs = body + (QH ? 704 : 192);
         prefetch_acts(T, qa, QK_K * b, 4);
         /* the 6-bit scales of sub-blocks 0-3 and 4-7, one byte each, per row lane (kumo_k4_scales) */
         const __m512i w0 = _mm512_loadu_si512(body), w2 = _mm512_loadu_si512(body + 128);
@@ -195,12 +208,18 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         for (int j = 0; j < 8; j++) {
             const __m512i s = j < 4 ? s03 : s47;
             const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(s, 8 * (j % 4)), byte0);
-            const uint8_t *g = body + 192 + 64 * 8 * (j / 2);
+            const uint8_t *g = qs + 64 * 8 * (j / 2);
             __m512i wv[8];
             UNROLL
             for (int c = 0; c < 8; c++) {
                 const __m512i v = _mm512_loadu_si512(g + 64 * c);
-                wv[c] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+                if (QH) {
+                    const __m512i h = _mm512_loadu_si512(body + 192 + 64 * c);
+                    const __m512i hb = bit_to_bit4(h, j);
+                    wv[c] = _mm512_ternarylogic_epi32(j % 2 ? _mm512_srli_epi16(v, 4) : v, hb, m4, 0xE4); /* m4 ? nibble : bit 4 */
+                } else {
+                    wv[c] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+                }
             }
             UNROLL
             for (int t = 0; t < T; t++) {
@@ -231,6 +250,16 @@ AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
+}
+
+AVX512 INLINE void q4_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    k4_tile(0, w, panel, act, T, y, ldy, n_rows);
+}
+
+AVX512 INLINE void q5_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    k4_tile(1, w, panel, act, T, y, ldy, n_rows);
 }
 
 /* ======================= Q6_K ======================= */
@@ -543,12 +572,14 @@ gemm_quantize_fn gemm_quantize_avx512(void) { return quantize_row_avx512; }
 KERNEL_FOR(q8_0_kernel_avx512, q8_0_tile)
 KERNEL_FOR(q4_0_kernel_avx512, q4_0_tile)
 KERNEL_FOR(q4_K_kernel_avx512, q4_K_tile)
+KERNEL_FOR(q5_K_kernel_avx512, q5_K_tile)
 KERNEL_FOR(q6_K_kernel_avx512, q6_K_tile)
 
 void gemm_kernels_avx512(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx512;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_avx512;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx512;
+    if (__builtin_cpu_supports("gfni")) table[GGML_TYPE_Q5_K] = q5_K_kernel_avx512;
     table[GGML_TYPE_Q6_K] = q6_K_kernel_avx512;
 }
 

@@ -19,6 +19,9 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
     switch (type) {
     case GGML_TYPE_Q8_0: *hdr = 32; *body = 512; *group = 2; return true;
     case GGML_TYPE_Q4_0: *hdr = 32; *body = 256; *group = 2; return true;
+    case GGML_TYPE_Q5_0: *hdr = 32; *body = 320; *group = 2; return true;
+    case GGML_TYPE_Q4_1: *hdr = 64; *body = 256; *group = 1; return true;
+    case GGML_TYPE_Q5_1: *hdr = 64; *body = 320; *group = 1; return true;
     case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; *group = 1; return true;
     case GGML_TYPE_Q5_K: *hdr = 64; *body = 2752; *group = 1; return true;
     case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; *group = 2; return true;
@@ -62,6 +65,45 @@ static void pack_q4_0(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body, lane, b->qs, 4, 0);
 }
 
+/* The fifth bits of a Q5_0/Q5_1 block (qh bit l = element l) regrouped per packed word: byte e
+ * holds in bit k the bit of element 4k + e (low nibble of word k) and in bit 4 + k that of element
+ * 16 + 4k + e (its high nibble), so the kernel moves one bit per byte in one step. */
+static void pack_fifth_bits(uint8_t *dst, int lane, const uint8_t qh[4]) {
+    uint32_t bits, out = 0;
+    memcpy(&bits, qh, 4);
+    for (int e = 0; e < 4; e++)
+        for (int k = 0; k < 4; k++) {
+            out |= ((bits >> (4 * k + e)) & 1u) << (8 * e + k);
+            out |= ((bits >> (16 + 4 * k + e)) & 1u) << (8 * e + 4 + k);
+        }
+    memcpy(dst + 4 * lane, &out, 4);
+}
+
+/* Q5_0: header d ×16; body (320 bytes): the fifth bits (pack_fifth_bits), then Q4_0's 4 groups. */
+static void pack_q5_0(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q5_0 *b = row_block;
+    put_half(hdr, lane, b->d);
+    pack_fifth_bits(body, lane, b->qh);
+    scatter_words(body + 64, lane, b->qs, 4, 0);
+}
+
+/* Q4_1: header d ×16 then m ×16; body as Q4_0's. */
+static void pack_q4_1(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q4_1 *b = row_block;
+    put_half(hdr, lane, b->d);
+    put_half(hdr + 32, lane, b->m);
+    scatter_words(body, lane, b->qs, 4, 0);
+}
+
+/* Q5_1: header d ×16 then m ×16; body as Q5_0's. */
+static void pack_q5_1(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q5_1 *b = row_block;
+    put_half(hdr, lane, b->d);
+    put_half(hdr + 32, lane, b->m);
+    pack_fifth_bits(body, lane, b->qh);
+    scatter_words(body + 64, lane, b->qs, 4, 0);
+}
+
 /* Q4_K: header d ×16 then dmin ×16; body (2240 bytes): the 12 packed scale bytes as 3 groups of 64
  * bytes (word k of each row's scales), then 32 groups: word c of each row's qs. */
 static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
@@ -100,6 +142,9 @@ static pack_block_fn pack_fn(uint32_t type) {
     switch (type) {
     case GGML_TYPE_Q8_0: return pack_q8_0;
     case GGML_TYPE_Q4_0: return pack_q4_0;
+    case GGML_TYPE_Q5_0: return pack_q5_0;
+    case GGML_TYPE_Q4_1: return pack_q4_1;
+    case GGML_TYPE_Q5_1: return pack_q5_1;
     case GGML_TYPE_Q4_K: return pack_q4_K;
     case GGML_TYPE_Q5_K: return pack_q5_K;
     case GGML_TYPE_Q6_K: return pack_q6_K;
@@ -323,7 +368,8 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
 
 /* ======================= activation rows ======================= */
 
-/* GEMM_ACT_Q8_32 row: qs[n_in] int8 | d[nb] float | -128·Σq [nb] int32 | -8·Σq [nb] int32.
+/* GEMM_ACT_Q8_32 row: qs[n_in] int8 | d[nb] float | -128·Σq [nb] int32 | -8·Σq [nb] int32 | -16·Σq [nb]
+ * int32 | d·Σq rounded to fp16 [nb] float (the min term of Q4_1/Q5_1, as the reference's Q8_1 has it).
  * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 8 int32
  * per block: the Q6_K bias pairs. Each pair word holds two int16 sums (low half, high half) of the
  * quants of the sub-blocks whose scales a kernel finds paired the same way in its registers:
@@ -331,7 +377,7 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
  *   Q6_K (16-element sub-blocks, sums B_j): (B0,B2) (B1,B3) (B4,B6) (B5,B7) ... (B13,B15). */
 size_t gemm_act_row_bytes(int act, int64_t n_in) {
     size_t n;
-    if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 12;
+    if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 20;
     else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 32);
     return (n + 63) / 64 * 64;
 }
@@ -344,7 +390,8 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
         const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_0)->from_float;
         const int64_t nb = n_in / QK8_0;
         float *d = (float *)(qs + n_in);
-        int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb;
+        int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb, *c16 = c8 + nb;
+        float *ms = (float *)(c16 + nb);
         for (int64_t b = 0; b < nb; b++) {
             block_q8_0 blk;
             q8(x + b * QK8_0, &blk, QK8_0);
@@ -354,6 +401,8 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
             d[b] = kumo_half_to_float(blk.d);
             c128[b] = -128 * s;
             c8[b] = -8 * s;
+            c16[b] = -16 * s;
+            ms[b] = kumo_half_to_float(kumo_float_to_half(d[b] * (float)s));
         }
     } else {
         const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_K)->from_float;
@@ -436,28 +485,53 @@ static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     }
 }
 
-static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+/* Q4_0, Q5_0 (qh), Q4_1 (min), Q5_1 (qh, min). */
+static void nib_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                           size_t ldy, int n_rows, bool qh, bool min) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *c8 = (const int32_t *)(da + nb) + nb;
+        const int32_t *bias = (const int32_t *)(da + nb) + (qh ? 2 : 1) * nb;
+        const float *ms = da + 4 * nb; /* after d, -128·Σq, -8·Σq, -16·Σq */
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            const uint8_t *qs = body + (qh ? 64 : 0);
             for (int i = 0; i < GEMM_PANEL; i++) {
-                int32_t isum = c8[b];
+                int32_t isum = min ? 0 : bias[b];
                 for (int k = 0; k < 4; k++)
                     for (int j = 0; j < 4; j++) {
-                        const uint8_t v = body[64 * k + 4 * i + j];
-                        isum += (v & 0xF) * qa[32 * b + 4 * k + j] + (v >> 4) * qa[32 * b + 16 + 4 * k + j];
+                        const uint8_t v = qs[64 * k + 4 * i + j], h = qh ? body[4 * i + j] : 0;
+                        const int lo = (v & 0xF) | ((h >> k) & 1) << 4, hi = (v >> 4) | ((h >> (4 + k)) & 1) << 4;
+                        isum += lo * qa[32 * b + 4 * k + j] + hi * qa[32 * b + 16 + 4 * k + j];
                     }
                 acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+                if (min) acc[i] += hdr_half(hdr + 32, i) * ms[b];
             }
         }
         memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
     }
+}
+
+static void q4_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    nib_kernel_ref(w, panel, act, T, y, ldy, n_rows, false, false);
+}
+
+static void q5_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    nib_kernel_ref(w, panel, act, T, y, ldy, n_rows, true, false);
+}
+
+static void q4_1_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    nib_kernel_ref(w, panel, act, T, y, ldy, n_rows, false, true);
+}
+
+static void q5_1_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    nib_kernel_ref(w, panel, act, T, y, ldy, n_rows, true, true);
 }
 
 static int pair_lo(uint32_t w) { return (int16_t)(w & 0xFFFF); }
@@ -563,6 +637,9 @@ static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
 void gemm_kernels_portable(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_ref;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_ref;
+    table[GGML_TYPE_Q5_0] = q5_0_kernel_ref;
+    table[GGML_TYPE_Q4_1] = q4_1_kernel_ref;
+    table[GGML_TYPE_Q5_1] = q5_1_kernel_ref;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_ref;
     table[GGML_TYPE_Q5_K] = q5_K_kernel_ref;
     table[GGML_TYPE_Q6_K] = q6_K_kernel_ref;

@@ -34,7 +34,7 @@
 
 /* Activation formats of the packed kernels. */
 enum gemm_act {
-    GEMM_ACT_Q8_32 = 0,  /* for Q8_0, Q4_0: Q8_0 quants, per 32-block: float d, -128·Σq, -8·Σq */
+    GEMM_ACT_Q8_32 = 0,  /* Q8_0, Q4_0, Q5_0, Q4_1, Q5_1: Q8_0 quants, per 32-block: d and sums (gemm.c) */
     GEMM_ACT_Q8_256 = 1, /* for Q4_K, Q5_K, Q6_K: Q8_K quants, per 256-block: float d, sums (see gemm.c) */
     GEMM_ACT_COUNT = 2,
 };

@@ -108,60 +108,10 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
 
-/* ======================= Q4_0 ======================= */
+/* ======================= Q4_0, Q5_0, Q4_1, Q5_1 ======================= */
 
 /* unpacked word c < 4: low nibbles = elements 4c..; c >= 4: high nibbles = elements 16 + 4(c-4).. */
 #define Q4_0_OFF(c) ((c) < 4 ? 4 * (c) : 16 + 4 * ((c) - 4))
-
-AVX512 INLINE void q4_0_block(const int T, const uint8_t *hdr, const uint8_t *body, int64_t b, __m512i m4,
-                              const int8_t *const *qa, const float *const *da, const int32_t *const *ca, __m512 *acc) {
-    const __m512 dw = load_halves(hdr);
-    __m512i wv[8];
-    UNROLL
-    for (int k = 0; k < 4; k++) {
-        const __m512i v = _mm512_loadu_si512(body + 64 * k);
-        wv[k] = _mm512_and_si512(v, m4);
-        wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-    }
-    prefetch_acts(T, qa, 32 * b, 1);
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        __m512i s;
-        DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
-    }
-}
-
-AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
-                             float *y, size_t ldy, int n_rows) {
-    const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512 acc[GEMM_MAX_T];
-    const int8_t *qa[GEMM_MAX_T];
-    const float *da[GEMM_MAX_T];
-    const int32_t *ca[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        ca[t] = (const int32_t *)(da[t] + nb) + nb;
-    }
-    /* groups of two blocks: 64 bytes of headers, then the two 256-byte bodies */
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, panel += 576) {
-        q4_0_block(T, panel, panel + 64, b, m4, qa, da, ca, acc);
-        q4_0_block(T, panel + 32, panel + 320, b + 1, m4, qa, da, ca, acc);
-    }
-    if (b < nb) q4_0_block(T, panel, panel + 64, b, m4, qa, da, ca, acc);
-    UNROLL
-    for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
-}
-
-/* ======================= Q4_K ======================= */
-
-#define Q4_K_OFF(c) (4 * (c))
 
 /* Bit j of every byte of h moved to bit 4, the other bits cleared: one GF(2) affine map. GFNI,
  * which the kernel table only uses when the CPU has it; written as assembly so the file's other
@@ -172,6 +122,95 @@ AVX512 INLINE __m512i bit_to_bit4(__m512i h, int j) {
     __asm__("vgf2p8affineqb $0, %2, %1, %0" : "=v"(r) : "v"(h), "v"(a));
     return r;
 }
+
+/* One 32-block of the nibble types. QH: fifth bits in a 64-byte group in front of the quants (see
+ * pack_q5_0); MIN: a second fp16 header (m) whose term m·(d_a Σq_a) comes from the activation row;
+ * else the chain starts from the offset bias (-8·Σq_a or -16·Σq_a) at ca. */
+AVX512 INLINE void nib_block(const int QH, const int MIN, const int T, const uint8_t *hdr, const uint8_t *body,
+                             int64_t b, __m512i m4, const int8_t *const *qa, const float *const *da,
+                             const int32_t *const *ca, const float *const *ms, __m512 *acc) {
+    const __m512 dw = load_halves(hdr);
+    __m512i wv[8];
+    const __m512i h = QH ? _mm512_loadu_si512(body) : _mm512_setzero_si512();
+    const uint8_t *qs = body + (QH ? 64 : 0);
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        const __m512i v = _mm512_loadu_si512(qs + 64 * k);
+        if (QH) {
+            wv[k] = _mm512_ternarylogic_epi32(v, bit_to_bit4(h, k), m4, 0xE4); /* m4 ? nibble : bit 4 */
+            wv[k + 4] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 4), bit_to_bit4(h, 4 + k), m4, 0xE4);
+        } else {
+            wv[k] = _mm512_and_si512(v, m4);
+            wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        }
+    }
+    prefetch_acts(T, qa, 32 * b, 1);
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        __m512i s;
+        DOT_WORDS(s, MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
+        if (MIN) acc[t] = _mm512_fmadd_ps(load_halves(hdr + 32), _mm512_set1_ps(ms[t][b]), acc[t]);
+    }
+}
+
+/* BODY: body bytes of a block; offset types (MIN = 0) keep two blocks per group (64 bytes of
+ * headers, then two bodies), the others one (d and m headers, then the body). */
+AVX512 INLINE void nib_tile(const int QH, const int MIN, const kumo_packed *w, const uint8_t *panel,
+                            const uint8_t *const *act, const int T, float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    const size_t body_bytes = QH ? 320 : 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[GEMM_MAX_T];
+    const int8_t *qa[GEMM_MAX_T];
+    const float *da[GEMM_MAX_T], *ms[GEMM_MAX_T];
+    const int32_t *ca[GEMM_MAX_T];
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm512_setzero_ps();
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], n_in);
+        ca[t] = (const int32_t *)(da[t] + nb) + (QH ? 2 : 1) * nb; /* -16·Σq or -8·Σq */
+        ms[t] = da[t] + 4 * nb; /* d·Σq after d, -128·Σq, -8·Σq, -16·Σq */
+    }
+    int64_t b = 0;
+    if (MIN) {
+        for (; b < nb; b++, panel += 64 + body_bytes) nib_block(QH, 1, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
+    } else {
+        for (; b + 2 <= nb; b += 2, panel += 64 + 2 * body_bytes) {
+            nib_block(QH, 0, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
+            nib_block(QH, 0, T, panel + 32, panel + 64 + body_bytes, b + 1, m4, qa, da, ca, ms, acc);
+        }
+        if (b < nb) nib_block(QH, 0, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
+    }
+    UNROLL
+    for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
+}
+
+AVX512 INLINE void q4_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    nib_tile(0, 0, w, panel, act, T, y, ldy, n_rows);
+}
+
+AVX512 INLINE void q5_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    nib_tile(1, 0, w, panel, act, T, y, ldy, n_rows);
+}
+
+AVX512 INLINE void q4_1_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    nib_tile(0, 1, w, panel, act, T, y, ldy, n_rows);
+}
+
+AVX512 INLINE void q5_1_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    nib_tile(1, 1, w, panel, act, T, y, ldy, n_rows);
+}
+
+/* ======================= Q4_K ======================= */
+
+#define Q4_K_OFF(c) (4 * (c))
 
 /* Q4_K, and Q5_K when QH (its fifth bits sit between the scales and the quants, see pack_q5_K): the
  * bit of sub-block j moves to bit 4 of each byte and joins the nibble in one ternary-logic op. */
@@ -477,7 +516,8 @@ gemm_float_fn gemm_float_avx512(void) { return float_kernel_avx512; }
 AVX512 static void quantize_q8_32(const float *x, int64_t n, uint8_t *dst) {
     const int64_t nb = n / QK8_0;
     float *d = (float *)(dst + n);
-    int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb;
+    int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb, *c16 = c8 + nb;
+    float *ms = (float *)(c16 + nb);
     const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
     for (int64_t b = 0; b < nb; b++, x += QK8_0) {
         const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
@@ -491,6 +531,8 @@ AVX512 static void quantize_q8_32(const float *x, int64_t n, uint8_t *dst) {
         const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
         c128[b] = -128 * sum;
         c8[b] = -8 * sum;
+        c16[b] = -16 * sum;
+        ms[b] = kumo_half_to_float(kumo_float_to_half(d[b] * (float)sum));
     }
 }
 
@@ -571,6 +613,9 @@ gemm_quantize_fn gemm_quantize_avx512(void) { return quantize_row_avx512; }
 
 KERNEL_FOR(q8_0_kernel_avx512, q8_0_tile)
 KERNEL_FOR(q4_0_kernel_avx512, q4_0_tile)
+KERNEL_FOR(q5_0_kernel_avx512, q5_0_tile)
+KERNEL_FOR(q4_1_kernel_avx512, q4_1_tile)
+KERNEL_FOR(q5_1_kernel_avx512, q5_1_tile)
 KERNEL_FOR(q4_K_kernel_avx512, q4_K_tile)
 KERNEL_FOR(q5_K_kernel_avx512, q5_K_tile)
 KERNEL_FOR(q6_K_kernel_avx512, q6_K_tile)
@@ -579,7 +624,12 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx512;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_avx512;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx512;
-    if (__builtin_cpu_supports("gfni")) table[GGML_TYPE_Q5_K] = q5_K_kernel_avx512;
+    table[GGML_TYPE_Q4_1] = q4_1_kernel_avx512;
+    if (__builtin_cpu_supports("gfni")) {
+        table[GGML_TYPE_Q5_0] = q5_0_kernel_avx512;
+        table[GGML_TYPE_Q5_1] = q5_1_kernel_avx512;
+        table[GGML_TYPE_Q5_K] = q5_K_kernel_avx512;
+    }
     table[GGML_TYPE_Q6_K] = q6_K_kernel_avx512;
 }
 

@@ -1,5 +1,5 @@
-/* AVX2 kernels of gemm.h for Q8_0 and Q4_0 panels (the K-quants stay unpacked at this level and go
- * through the AVX2 vec_dot kernels). A 256-bit register holds 8 of a panel's 16 row lanes, so each
+/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K and Q5_K panels (Q6_K stays unpacked
+ * at this level and goes through the AVX2 vec_dot kernel). A 256-bit register holds 8 of a panel's 16 row lanes, so each
  * 64-byte word group is two halves: rows 0-7, then rows 8-15. Integer dots use maddubs (unsigned ×
  * signed byte pairs into 16-bit sums) and madd (pairs into 32-bit lanes); the float work per block
  * is the same as the AVX-512 kernels': one multiply of the two scales and one multiply-add per row
@@ -100,54 +100,197 @@ AVX2 INLINE void q8_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
     }
 }
 
-/* ======================= Q4_0 ======================= */
+/* ======================= Q4_0, Q5_0, Q4_1, Q5_1 ======================= */
 
-/* nibbles are unsigned already: Σ(q - 8)·a = Σ q·a - 8·Σa, the second term from the activation row */
-AVX2 INLINE void q4_0_half(const int TT, const uint8_t *hdr, const uint8_t *body, int half, int64_t b,
-                           const int8_t *const *qa, const float *const *da, const int32_t *const *ca,
-                           __m256 *acc) {
+/* Bit `from` of every byte of h moved to bit 4, the other bits cleared (16-bit shifts: the bits that
+ * cross into the neighbouring byte are masked off). */
+AVX2 INLINE __m256i bit_to_bit4(__m256i h, int from) {
+    const __m256i b4 = _mm256_set1_epi8(0x10);
+    if (from < 4) return _mm256_and_si256(_mm256_slli_epi16(h, 4 - from), b4);
+    if (from > 4) return _mm256_and_si256(_mm256_srli_epi16(h, from - 4), b4);
+    return _mm256_and_si256(h, b4);
+}
+
+/* One half of a 32-block of the nibble types (see nib_block in gemm_avx512.c): QH adds the fifth
+ * bits (pack_q5_0's regrouped byte per word), MIN the m·(d_a Σq_a) term; otherwise the sums start
+ * from the offset bias. Nibbles are unsigned already: Σ(q - 8)·a = Σ q·a - 8·Σa. */
+AVX2 INLINE void nib_half(const int QH, const int MIN, const int TT, const uint8_t *hdr, const uint8_t *body,
+                          int half, int64_t b, const int8_t *const *qa, const float *const *da,
+                          const int32_t *const *ca, const float *const *ms, __m256 *acc) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * half)));
+    const uint8_t *qs = body + (QH ? 64 : 0);
+    const __m256i h = QH ? load32(body + 32 * half) : _mm256_setzero_si256();
     __m256i u[8];
     UNROLL
     for (int c = 0; c < 4; c++) {
-        const __m256i v = load32(body + 64 * c + 32 * half);
+        const __m256i v = load32(qs + 64 * c + 32 * half);
         u[2 * c] = _mm256_and_si256(v, m4);                           /* elements 4c.. */
         u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4); /* elements 16+4c.. */
+        if (QH) {
+            u[2 * c] = _mm256_or_si256(u[2 * c], bit_to_bit4(h, c));
+            u[2 * c + 1] = _mm256_or_si256(u[2 * c + 1], bit_to_bit4(h, 4 + c));
+        }
     }
     static const int off4[8] = {0, 16, 4, 20, 8, 24, 12, 28};
     UNROLL
     for (int t = 0; t < TT; t++) {
-        const __m256i s = dot_words_u8(u, qa[t] + 32 * b, off4, _mm256_set1_epi32(ca[t][b]));
+        const __m256i s = dot_words_u8(u, qa[t] + 32 * b, off4, MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(ca[t][b]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b])), acc[t]);
+        if (MIN) {
+            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 32 + 16 * half)));
+            acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(ms[t][b]), acc[t]);
+        }
     }
 }
 
-AVX2 INLINE void q4_0_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
-                           float *y, size_t ldy, int n_rows) {
+AVX2 INLINE void nib_pass(const int QH, const int MIN, const kumo_packed *w, const uint8_t *panel,
+                          const uint8_t *const *act, const int TT, float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks;
+    const size_t body_bytes = QH ? 320 : 256;
     const int8_t *qa[PAIR];
-    const float *da[PAIR];
+    const float *da[PAIR], *ms[PAIR];
     const int32_t *ca[PAIR];
     __m256 acc[2][PAIR];
     UNROLL
     for (int t = 0; t < TT; t++) {
         qa[t] = (const int8_t *)act[t];
         da[t] = gemm_act_d(act[t], w->n_in);
-        ca[t] = (const int32_t *)(da[t] + nb) + nb;
+        ca[t] = (const int32_t *)(da[t] + nb) + (QH ? 2 : 1) * nb; /* -16·Σq or -8·Σq */
+        ms[t] = da[t] + 4 * nb;
         acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *grp = panel + (size_t)(b >> 1) * 576;
-        const uint8_t *hdr = grp + (b & 1) * 32, *body = grp + 64 + (b & 1) * 256;
-        q4_0_half(TT, hdr, body, 0, b, qa, da, ca, acc[0]);
-        q4_0_half(TT, hdr, body, 1, b, qa, da, ca, acc[1]);
+        const uint8_t *hdr, *body;
+        if (MIN) { /* one block per group: d and m headers, then the body */
+            hdr = panel + (size_t)b * (64 + body_bytes);
+            body = hdr + 64;
+        } else { /* two blocks per group: 64 bytes of headers, then the two bodies */
+            const uint8_t *grp = panel + (size_t)(b >> 1) * (64 + 2 * body_bytes);
+            hdr = grp + (b & 1) * 32;
+            body = grp + 64 + (b & 1) * body_bytes;
+        }
+        nib_half(QH, MIN, TT, hdr, body, 0, b, qa, da, ca, ms, acc[0]);
+        nib_half(QH, MIN, TT, hdr, body, 1, b, qa, da, ca, ms, acc[1]);
     }
     UNROLL
     for (int t = 0; t < TT; t++) {
         store8(y + (size_t)t * ldy, acc[0][t], n_rows);
         store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
     }
+}
+
+AVX2 INLINE void q4_0_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    nib_pass(0, 0, w, panel, act, TT, y, ldy, n_rows);
+}
+
+AVX2 INLINE void q5_0_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    nib_pass(1, 0, w, panel, act, TT, y, ldy, n_rows);
+}
+
+AVX2 INLINE void q4_1_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    nib_pass(0, 1, w, panel, act, TT, y, ldy, n_rows);
+}
+
+AVX2 INLINE void q5_1_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    nib_pass(1, 1, w, panel, act, TT, y, ldy, n_rows);
+}
+
+/* ======================= Q4_K, Q5_K ======================= */
+
+/* One half (8 rows) of a 256-block (see k4_tile in gemm_avx512.c): per 32-element sub-block j an
+ * exact integer dot (nibble j%2 of its qs words, and for Q5_K the fifth bit j of its qh word) times
+ * the row's 6-bit scale; the mins term from the activation's sub-block sum pairs; then the two
+ * float multiply-adds of the AVX-512 kernel in the same order. */
+AVX2 INLINE void k4_half(const int QH, const int TT, const uint8_t *hdr, const uint8_t *body, int half, int64_t b,
+                         const int8_t *const *qa, const float *const *da, const int32_t *const *mp, __m256 *acc) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m2 = _mm256_set1_epi8(0x03);
+    const __m256i byte0 = _mm256_set1_epi32(0xFF), lo_bytes = _mm256_set1_epi32(0x00FF00FF);
+    const uint8_t *qs = body + (QH ? 704 : 192);
+    const __m256i w0 = load32(body + 32 * half), w1 = load32(body + 64 + 32 * half), w2 = load32(body + 128 + 32 * half);
+    const __m256i s03 = _mm256_and_si256(w0, m6);
+    const __m256i s47 = _mm256_or_si256(_mm256_and_si256(w2, m4),
+                                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(w0, 6), m2), 4));
+    static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+    __m256i isum[PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[t] = _mm256_setzero_si256();
+    UNROLL
+    for (int j = 0; j < 8; j++) {
+        const __m256i sc = _mm256_and_si256(_mm256_srli_epi32(j < 4 ? s03 : s47, 8 * (j % 4)), byte0);
+        __m256i u[8];
+        UNROLL
+        for (int c = 0; c < 8; c++) {
+            const __m256i v = load32(qs + 64 * (8 * (j / 2) + c) + 32 * half);
+            u[c] = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+            if (QH) u[c] = _mm256_or_si256(u[c], bit_to_bit4(load32(body + 192 + 64 * c + 32 * half), j));
+        }
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256i d = dot_words_u8(u, qa[t] + QK_K * b + 32 * j, off, _mm256_setzero_si256());
+            isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(d, sc));
+        }
+    }
+    /* mins as int16 pairs matching the activation's (A0,A2) (A1,A3) (A4,A6) (A5,A7) words */
+    const __m256i m03 = _mm256_and_si256(w1, m6);
+    const __m256i m47 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 4), m4),
+                                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(w1, 6), m2), 4));
+    const __m256i mp0 = _mm256_and_si256(m03, lo_bytes), mp1 = _mm256_and_si256(_mm256_srli_epi32(m03, 8), lo_bytes);
+    const __m256i mp2 = _mm256_and_si256(m47, lo_bytes), mp3 = _mm256_and_si256(_mm256_srli_epi32(m47, 8), lo_bytes);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * half)));
+    const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 32 + 16 * half)));
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const int32_t *m = mp[t] + 4 * b;
+        __m256i msum = _mm256_madd_epi16(mp0, _mm256_set1_epi32(m[0]));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp1, _mm256_set1_epi32(m[1])));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp2, _mm256_set1_epi32(m[2])));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mp3, _mm256_set1_epi32(m[3])));
+        const __m256 dd = _mm256_set1_ps(da[t][b]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, dd), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmw, dd), acc[t]);
+    }
+}
+
+AVX2 INLINE void k4_pass(const int QH, const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act,
+                         const int TT, float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *mp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        mp[t] = (const int32_t *)(da[t] + nb);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* one block per group: 64 bytes of headers (d, dmin), then the body */
+        const uint8_t *hdr = panel + (size_t)b * (QH ? 2816 : 2304), *body = hdr + 64;
+        k4_half(QH, TT, hdr, body, 0, b, qa, da, mp, acc[0]);
+        k4_half(QH, TT, hdr, body, 1, b, qa, da, mp, acc[1]);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
+AVX2 INLINE void q4_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    k4_pass(0, w, panel, act, TT, y, ldy, n_rows);
+}
+
+AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    k4_pass(1, w, panel, act, TT, y, ldy, n_rows);
 }
 
 #define KERNEL_FOR(name, pass)                                                                       \
@@ -161,10 +304,20 @@ AVX2 INLINE void q4_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
 
 KERNEL_FOR(q8_0_kernel_avx2, q8_0_pass)
 KERNEL_FOR(q4_0_kernel_avx2, q4_0_pass)
+KERNEL_FOR(q5_0_kernel_avx2, q5_0_pass)
+KERNEL_FOR(q4_1_kernel_avx2, q4_1_pass)
+KERNEL_FOR(q5_1_kernel_avx2, q5_1_pass)
+KERNEL_FOR(q4_K_kernel_avx2, q4_K_pass)
+KERNEL_FOR(q5_K_kernel_avx2, q5_K_pass)
 
 void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx2;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_avx2;
+    table[GGML_TYPE_Q5_0] = q5_0_kernel_avx2;
+    table[GGML_TYPE_Q4_1] = q4_1_kernel_avx2;
+    table[GGML_TYPE_Q5_1] = q5_1_kernel_avx2;
+    table[GGML_TYPE_Q4_K] = q4_K_kernel_avx2;
+    table[GGML_TYPE_Q5_K] = q5_K_kernel_avx2;
 }
 
 #else

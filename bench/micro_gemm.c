@@ -4,6 +4,7 @@
  *      -lcjson -lpcre2-8 -lpthread -lm
  *   build/micro_gemm TYPE N_IN N_OUT THREADS TOKENS
  *   build/micro_gemm attn ROWS POSITIONS
+ *   build/micro_gemm chain TYPE N_IN N_OUT COUNT THREADS
  *   build/micro_gemm peak
  *
  * Packs a random N_OUT × N_IN matrix of TYPE (quantized with kumo's quantizers), then times matmul
@@ -129,8 +130,72 @@ static int bench_attention(int rows, int npos) {
     return 0;
 }
 
+/* One token through COUNT matrices of N_OUT rows one after another (separate matmul calls, as a
+ * generation step makes them) against one call over a matrix of COUNT·N_OUT rows: the same bytes;
+ * the difference is the cost of starting and ending an operation. */
+static int bench_chain(const char *type_name, int64_t n_in, int64_t n_out, int count, int nt) {
+    const int ty = ggml_type_from_name(type_name);
+    const kumo_quantize_row_fn quant = ty >= 0 ? kumo_quantizer((uint32_t)ty) : NULL;
+    if (!quant || n_in <= 0 || n_out <= 0 || count < 1 || nt < 1 || !gemm_can_pack((uint32_t)ty)) return 2;
+    const uint32_t type = (uint32_t)ty;
+    const size_t rb = ggml_row_bytes(type, n_in);
+    const int64_t rows = n_out * count;
+    uint8_t *w = malloc(rb * (size_t)rows);
+    float *row = malloc((size_t)n_in * sizeof(float));
+    for (int64_t r = 0; r < rows; r++) {
+        if (r < 64) {
+            for (int64_t i = 0; i < n_in; i++) row[i] = (float)(rand() % 2001 - 1000) * 1e-4f;
+            quant(row, w + rb * (size_t)r, n_in);
+        } else {
+            memcpy(w + rb * (size_t)r, w + rb * (size_t)(r % 64), rb);
+        }
+    }
+    kumo_packed *all = gemm_pack(type, n_in, n_out, count, w, nt);
+    kumo_packed *big = gemm_pack(type, n_in, rows, 1, w, nt);
+    kumo_matrix *parts = calloc((size_t)count, sizeof *parts);
+    kumo_packed *slices = calloc((size_t)count, sizeof *slices);
+    for (int e = 0; e < count; e++) {
+        slices[e] = gemm_packed_slice(all, e);
+        parts[e] = (kumo_matrix){.type = type, .n_in = n_in, .n_out = n_out, .row_bytes = rb, .packed = &slices[e]};
+    }
+    kumo_matrix whole = {.type = type, .n_in = n_in, .n_out = rows, .row_bytes = rb, .packed = big};
+    float *x = malloc((size_t)n_in * sizeof(float)), *y = malloc((size_t)rows * sizeof(float));
+    for (int64_t i = 0; i < n_in; i++) x[i] = (float)(rand() % 101 - 50) / 50.0f;
+    void *scratch = malloc(matmul_scratch_bytes(type, n_in, 1));
+    thread_pool *pool = thread_pool_new(nt);
+    double best_chain = 1e30, best_whole = 1e30;
+    for (int r = 0; r < 15; r++) {
+        double t0 = now();
+        for (int e = 0; e < count; e++) matmul(pool, &parts[e], x, 1, y + e * n_out, scratch);
+        const double tc = now() - t0;
+        t0 = now();
+        matmul(pool, &whole, x, 1, y, scratch);
+        const double tw = now() - t0;
+        if (tc < best_chain) best_chain = tc;
+        if (tw < best_whole) best_whole = tw;
+    }
+    const double bytes = (double)rb * (double)rows;
+    printf("%s chain of %d x (%lld x %lld), %d thread(s): %.1f GB/s (%.2f us per op); one matrix: %.1f GB/s; "
+           "per-op overhead %.2f us\n",
+           type_name, count, (long long)n_out, (long long)n_in, nt, bytes / best_chain / 1e9, best_chain / count * 1e6,
+           bytes / best_whole / 1e9, (best_chain - best_whole) / count * 1e6);
+    thread_pool_free(pool);
+    gemm_packed_free(all);
+    gemm_packed_free(big);
+    free(parts);
+    free(slices);
+    free(scratch);
+    free(x);
+    free(y);
+    free(row);
+    free(w);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "attn") == 0) return bench_attention(atoi(argv[2]), atoi(argv[3]));
+    if (argc == 7 && strcmp(argv[1], "chain") == 0)
+        return bench_chain(argv[2], atol(argv[3]), atol(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (argc == 2 && strcmp(argv[1], "peak") == 0) return bench_peak();
     if (argc < 6) {
         fprintf(stderr, "usage: micro_gemm TYPE N_IN N_OUT THREADS TOKENS | micro_gemm attn ROWS POSITIONS\n");

@@ -126,14 +126,35 @@ static void pack_q5_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 704, lane, b->qs, 32, 0);
 }
 
-/* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales as 4 groups of 64 bytes, then the 32
- * word groups of ql and the 16 of qh interleaved as gemm_q6k_ql_at / gemm_q6k_qh_at place them. */
+/* The 6-bit quant (0-63, value + 32) of element l of a Q6_K block. */
+static int q6_K_quant(const block_q6_K *b, int l) {
+    const int h = l / 128, tq = (l % 128) / 32, i = l % 32;
+    const int lo = (b->ql[64 * h + 32 * (tq & 1) + i] >> (4 * (tq >> 1))) & 0xF;
+    return lo | ((b->qh[32 * h + i] >> (2 * tq)) & 3) << 4;
+}
+
+/* Q6_K: header d ×16; body (3328 bytes): the 16 int8 scales scale-major (16 groups of 16 bytes), then
+ * per quarter (h, g) and word c the three words X0, X1, X2 (gemm_q6k_word_at). Byte e of a row's
+ * words holds the quants u_tq of elements 128h + 32tq + 16g + 4c + e:
+ *   X0 = u0 | (u3 & 3) << 6,   X1 = u1 | (u3 >> 2 & 3) << 6,   X2 = u2 | (u3 >> 4) << 6,
+ * so u0..u2 are one AND each and u3 gathers the three top bit pairs. */
 static void pack_q6_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
     const block_q6_K *b = row_block;
     put_half(hdr, lane, b->d);
-    scatter_words(body, lane, (const uint8_t *)b->scales, 4, 0);
-    for (int q = 0; q < 32; q++) scatter_words(body + gemm_q6k_ql_at(q), lane, b->ql + 4 * q, 1, 0);
-    for (int k = 0; k < 16; k++) scatter_words(body + gemm_q6k_qh_at(k), lane, b->qh + 4 * k, 1, 0);
+    for (int j = 0; j < 16; j++) body[16 * j + lane] = (uint8_t)b->scales[j];
+    for (int qt = 0; qt < 4; qt++)
+        for (int c = 0; c < 4; c++) {
+            uint8_t x[3][4];
+            for (int e = 0; e < 4; e++) {
+                const int l = 128 * (qt / 2) + 16 * (qt % 2) + 4 * c + e;
+                const int u0 = q6_K_quant(b, l), u1 = q6_K_quant(b, l + 32), u2 = q6_K_quant(b, l + 64),
+                          u3 = q6_K_quant(b, l + 96);
+                x[0][e] = (uint8_t)(u0 | (u3 & 3) << 6);
+                x[1][e] = (uint8_t)(u1 | (u3 >> 2 & 3) << 6);
+                x[2][e] = (uint8_t)(u2 | (u3 >> 4) << 6);
+            }
+            for (int k = 0; k < 3; k++) scatter_words(body + gemm_q6k_word_at(qt, c, k), lane, x[k], 1, 0);
+        }
 }
 
 typedef void (*pack_block_fn)(uint8_t *hdr, uint8_t *body, int lane, const void *row_block);
@@ -370,15 +391,15 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
 
 /* GEMM_ACT_Q8_32 row: qs[n_in] int8 | d[nb] float | -128·Σq [nb] int32 | -8·Σq [nb] int32 | -16·Σq [nb]
  * int32 | d·Σq rounded to fp16 [nb] float (the min term of Q4_1/Q5_1, as the reference's Q8_1 has it).
- * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 8 int32
- * per block: the Q6_K bias pairs. Each pair word holds two int16 sums (low half, high half) of the
- * quants of the sub-blocks whose scales a kernel finds paired the same way in its registers:
- *   Q4_K (32-element sub-blocks, sums A_j): (A0,A2) (A1,A3) (A4,A6) (A5,A7);
- *   Q6_K (16-element sub-blocks, sums B_j): (B0,B2) (B1,B3) (B4,B6) (B5,B7) ... (B13,B15). */
+ * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 16 int32
+ * per block: -32·B_j, B_j the sum of the quants of 16-element sub-block j (the Q6_K kernels start
+ * sub-block j's dot from it, which subtracts the quants' offset of 32). Each Q4_K pair word holds two
+ * int16 sums (low half, high half) of the quants of the 32-element sub-blocks whose mins the kernel
+ * finds paired the same way in its registers: (A0,A2) (A1,A3) (A4,A6) (A5,A7). */
 size_t gemm_act_row_bytes(int act, int64_t n_in) {
     size_t n;
     if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 20;
-    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 32);
+    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64);
     return (n + 63) / 64 * 64;
 }
 
@@ -408,7 +429,8 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
         const kumo_from_float_fn q8 = kumo_get_type_traits(GGML_TYPE_Q8_K)->from_float;
         const int64_t nb = n_in / QK_K;
         float *d = (float *)(qs + n_in);
-        uint32_t *mp = (uint32_t *)(d + nb), *bp = mp + 4 * nb;
+        uint32_t *mp = (uint32_t *)(d + nb);
+        int32_t *bp = (int32_t *)(mp + 4 * nb);
         for (int64_t b = 0; b < nb; b++) {
             block_q8_K blk;
             q8(x + b * QK_K, &blk, QK_K);
@@ -420,11 +442,7 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
             mp[4 * b + 1] = pair16(a[1], a[3]);
             mp[4 * b + 2] = pair16(a[4], a[6]);
             mp[4 * b + 3] = pair16(a[5], a[7]);
-            for (int s = 0; s < 4; s++) {
-                const int16_t *g = blk.bsums + 4 * s;
-                bp[8 * b + 2 * s] = pair16(g[0], g[2]);
-                bp[8 * b + 2 * s + 1] = pair16(g[1], g[3]);
-            }
+            for (int j = 0; j < 16; j++) bp[16 * b + j] = -32 * blk.bsums[j];
         }
     }
 }
@@ -595,37 +613,25 @@ static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const uint32_t *bp = (const uint32_t *)(da + nb) + 4 * nb;
+        const int32_t *bias = (const int32_t *)(da + nb) + 4 * nb;
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
             const int8_t *q = qa + QK_K * b;
-            int B[16];
-            for (int s = 0; s < 4; s++) {
-                const uint32_t e = bp[8 * b + 2 * s], o = bp[8 * b + 2 * s + 1];
-                B[4 * s] = pair_lo(e);
-                B[4 * s + 2] = pair_hi(e);
-                B[4 * s + 1] = pair_lo(o);
-                B[4 * s + 3] = pair_hi(o);
-            }
             for (int i = 0; i < GEMM_PANEL; i++) {
                 int32_t isum = 0;
                 for (int j = 0; j < 16; j++) {
-                    /* sub-block j = elements 128h + 32tq + l for l in 16g..16g+15 */
-                    const int h = j / 8, tq = (j % 8) / 2, g = j % 2;
-                    int32_t s = 0;
-                    for (int c = 0; c < 4; c++) {
-                        const int l0 = 16 * g + 4 * c;
-                        const int qlw = (64 * h + 32 * (tq & 1) + l0) / 4, qhw = (32 * h + l0) / 4;
+                    /* sub-block j = elements 128h + 32tq + 16g .. +15 */
+                    const int h = j / 8, tq = (j % 8) / 2, g = j % 2, qt = 2 * h + g;
+                    int32_t s = bias[16 * b + j];
+                    for (int c = 0; c < 4; c++)
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t ql = body[gemm_q6k_ql_at(qlw) + 4 * i + e];
-                            const uint8_t qh = body[gemm_q6k_qh_at(qhw) + 4 * i + e];
-                            const int u = ((ql >> (4 * (tq >> 1))) & 0xF) | (((qh >> (2 * tq)) & 3) << 4);
-                            s += u * q[128 * h + 32 * tq + l0 + e];
+                            uint8_t x[3];
+                            for (int k = 0; k < 3; k++) x[k] = body[gemm_q6k_word_at(qt, c, k) + 4 * i + e];
+                            const int u = tq < 3 ? x[tq] & 0x3F : x[0] >> 6 | (x[1] >> 6) << 2 | (x[2] >> 6) << 4;
+                            s += u * q[128 * h + 32 * tq + 16 * g + 4 * c + e];
                         }
-                    }
-                    const int sc = (int8_t)body[64 * (j / 4) + 4 * i + j % 4];
-                    isum += sc * (s - 32 * B[j]);
+                    isum += (int8_t)body[16 * j + i] * s;
                 }
                 acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
             }

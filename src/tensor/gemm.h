@@ -131,18 +131,12 @@ static inline const uint8_t *gemm_block_body(const kumo_packed *w, const uint8_t
            (size_t)w->group * w->hdr_bytes + (size_t)(b % w->group) * w->body_bytes;
 }
 
-/* Q6_K body: 4 groups of scales, then the ql and qh word groups in the order the one-token kernel
- * reads them (one stream): for each quarter (half h, 16-element part g) and word c, ql word
- * 16h+4g+c, ql word 16h+8+4g+c, qh word 8h+4g+c. Offsets of ql word q (0-31), qh word k (0-15): */
-static inline size_t gemm_q6k_ql_at(int q) {
-    const int h = q / 16, half1 = (q % 16) / 8, g = (q % 8) / 4, c = q % 4;
-    return 256 + (size_t)(((2 * h + g) * 4 + c) * 3 + half1) * 64;
-}
-
-static inline size_t gemm_q6k_qh_at(int k) {
-    const int h = k / 8, g = (k % 8) / 4, c = k % 4;
-    return 256 + (size_t)(((2 * h + g) * 4 + c) * 3 + 2) * 64;
-}
+/* Q6_K body: the 16 sub-block scales scale-major (sub-block j: the 16 rows' int8 scales at 16 j), then
+ * 48 word groups in the order the one-token kernel reads them (one stream): for each quarter
+ * qt = 2h + g (half h, 16-element part g) and word c, the three words X0, X1, X2 that hold the four
+ * 6-bit quarters' quants of elements 128h + 32tq + 16g + 4c + e (tq = 0..3, e = 0..3, see pack_q6_K).
+ * Offset of word k (0-2) of quarter qt, word c: */
+static inline size_t gemm_q6k_word_at(int qt, int c, int k) { return 256 + (size_t)((4 * qt + c) * 3 + k) * 64; }
 
 /* Activation row layout, shared by the kernels. */
 static inline const float *gemm_act_d(const uint8_t *row, int64_t n_in) { return (const float *)(row + n_in); }

@@ -32,12 +32,12 @@ AVX2 INLINE __m256 load8(const void *base, size_t i, bool f16) {
     return _mm256_loadu_ps((const float *)base + i);
 }
 
-/* The same with lanes >= n (n <= 8) zero and not read. AVX2 has no 16-bit masked load: a partial
- * group of halves goes through a zeroed copy (only heads whose size is not a multiple of 16 get
- * there). */
-AVX2 INLINE __m256 maskload8(const void *base, size_t i, int n, __m256i mask, bool f16) {
+/* The same with lanes >= n zero and not read; full: the caller knows n >= 8. AVX2 has no 16-bit
+ * masked load: a partial group of halves goes through a zeroed copy (only heads whose size is not a
+ * multiple of 16 get there, in a loop of their own: the test must not sit in the hot loop). */
+AVX2 INLINE __m256 maskload8(const void *base, size_t i, int n, __m256i mask, bool f16, bool full) {
     if (!f16) return _mm256_maskload_ps((const float *)base + i, mask);
-    if (n >= 8) return load8(base, i, true);
+    if (full || n >= 8) return load8(base, i, true);
     uint16_t tmp[8] = {0};
     if (n > 0) memcpy(tmp, (const uint16_t *)base + i, (size_t)n * sizeof(uint16_t));
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
@@ -120,7 +120,7 @@ AVX2 static void softmax_row(float *s, int n) {
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows sharing positions [0, n_common), then each
  * row alone up to its own count: the same multiply-adds in the same order either way. */
 AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
-                         int hv, int c0, float *const *out, bool f16) {
+                         int hv, int c0, float *const *out, bool f16, bool full) {
     const int n0 = hv - c0, n1 = hv - c0 - 8;
     const __m256i m0 = lanes(n0), m1 = lanes(n1);
     __m256 a0[ROWS], a1[ROWS];
@@ -128,7 +128,7 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
     for (int p = 0; p < n_common; p++) {
         const size_t vp = (size_t)p * hv + c0;
-        const __m256 v0 = maskload8(v, vp, n0, m0, f16), v1 = maskload8(v, vp + 8, n1, m1, f16);
+        const __m256 v0 = maskload8(v, vp, n0, m0, f16, full), v1 = maskload8(v, vp + 8, n1, m1, f16, full);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
@@ -141,8 +141,8 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
         for (int p = n_common; p < npos[r]; p++) {
             const size_t vp = (size_t)p * hv + c0;
             const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
-            a0[r] = _mm256_fmadd_ps(wr, maskload8(v, vp, n0, m0, f16), a0[r]);
-            a1[r] = _mm256_fmadd_ps(wr, maskload8(v, vp + 8, n1, m1, f16), a1[r]);
+            a0[r] = _mm256_fmadd_ps(wr, maskload8(v, vp, n0, m0, f16, full), a0[r]);
+            a1[r] = _mm256_fmadd_ps(wr, maskload8(v, vp + 8, n1, m1, f16, full), a1[r]);
         }
         _mm256_maskstore_ps(out[r] + c0, m0, a0[r]);
         _mm256_maskstore_ps(out[r] + c0 + 8, m1, a1[r]);
@@ -176,14 +176,19 @@ AVX2 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *np
         for (int r = 1; r < R; r++)
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
-        for (int c0 = 0; c0 < hv; c0 += 16) {
+        int c0 = 0;
+        for (; c0 + 16 <= hv; c0 += 16) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16); break;
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
             }
         }
+        if (c0 < hv) /* the head's last columns, fewer than 16 */
+            pv_pass(1, w, s_stride, npos + r0, npos[r0], v, hv, c0, out + r0, f16, false);
+        for (int r = 1; c0 < hv && r < R; r++)
+            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, npos[r0 + r], v, hv, c0, out + r0 + r, f16, false);
     }
 }
 

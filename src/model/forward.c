@@ -332,6 +332,7 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
     const layer_weights *L = &m->layers[j->layer];
     const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
     const float scale = 1.0f / sqrtf((float)hk);
+    const kumo_from_float_fn to_half = kumo_get_type_traits(GGML_TYPE_F16)->from_float;
     for (int t = t0; t < t1; t++) {
         const int qr = j->q_of_entry ? j->q_of_entry[t] : t;
         float *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
@@ -358,10 +359,15 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
             const size_t kc = k_head(st, hp, j->seq[t], j->layer, g);
             const size_t vc = v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv;
             const float *vh = v + (size_t)g * hv;
-            if (st->kv_f16) { /* rounded to nearest even by the one scalar conversion every ISA shares */
-                uint16_t *kd = (uint16_t *)st->k_cache + kc, *vd = (uint16_t *)st->v_cache + vc;
-                for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kumo_fp32_to_fp16(kh[d]);
-                for (int i = 0; i < hv; i++) vd[i] = kumo_fp32_to_fp16(vh[i]);
+            if (st->kv_f16) { /* F16's row conversion: nearest even, the same bits at every ISA level */
+                enum { CHUNK = 256 }; /* K goes to the transposed layout through a small buffer */
+                uint16_t *kd = (uint16_t *)st->k_cache + kc, half[CHUNK];
+                for (int d0 = 0; d0 < hk; d0 += CHUNK) {
+                    const int n = hk - d0 < CHUNK ? hk - d0 : CHUNK;
+                    to_half(kh + d0, half, n);
+                    for (int d = 0; d < n; d++) kd[attn_k_index(j->pos[t], d0 + d, hk)] = half[d];
+                }
+                to_half(vh, (uint16_t *)st->v_cache + vc, hv);
             } else {
                 float *kd = (float *)st->k_cache + kc;
                 for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kh[d];

@@ -11,7 +11,8 @@
  * (best of 15) for TOKENS activation rows. One token: prints the bandwidth against a plain read of the
  * same buffer by the same threads, timed alternately (this host's bandwidth drifts). More tokens:
  * prints GMAC/s. `attn` times one attn_rows call (head size 128) of ROWS query rows over POSITIONS
- * cached positions, best of 200, in GMAC/s (scores and weighted sum). `peak` measures one core's
+ * cached positions, best of 200, in GMAC/s (scores and weighted sum), over an F32 and an F16 cache
+ * holding the same values (the two timed alternately). `peak` measures one core's
  * throughput of independent 512-bit vpdpbusd and vfmadd231ps (the ceilings of the two). */
 #include <immintrin.h>
 #include <stdio.h>
@@ -100,9 +101,12 @@ static int bench_attention(int rows, int npos) {
     float *q = malloc((size_t)ATTN_MAX_ROWS * hd * sizeof(float)), *kt = malloc((size_t)padded * hd * sizeof(float));
     float *v = malloc((size_t)npos * hd * sizeof(float)), *out = malloc((size_t)ATTN_MAX_ROWS * hd * sizeof(float));
     float *scores = malloc((size_t)ATTN_MAX_ROWS * padded * sizeof(float));
+    uint16_t *kt16 = malloc((size_t)padded * hd * sizeof(uint16_t)), *v16 = malloc((size_t)npos * hd * sizeof(uint16_t));
     for (int i = 0; i < ATTN_MAX_ROWS * hd; i++) q[i] = (float)(rand() % 101 - 50) * 1e-3f;
     for (int i = 0; i < padded * hd; i++) kt[i] = (float)(rand() % 101 - 50) * 1e-2f;
     for (int i = 0; i < npos * hd; i++) v[i] = (float)(rand() % 101 - 50) * 1e-2f;
+    for (int i = 0; i < padded * hd; i++) kt16[i] = kumo_fp32_to_fp16(kt[i]);
+    for (int i = 0; i < npos * hd; i++) v16[i] = kumo_fp32_to_fp16(v[i]);
     const float *qr[ATTN_MAX_ROWS];
     float *orow[ATTN_MAX_ROWS];
     int np[ATTN_MAX_ROWS];
@@ -112,16 +116,25 @@ static int bench_attention(int rows, int npos) {
         np[r] = npos - r / 2; /* like consecutive tokens of a prompt */
         if (np[r] < 1) np[r] = 1;
     }
-    double best = 1e30;
+    double best = 1e30, best16 = 1e30;
     for (int rep = 0; rep < 200; rep++) {
-        const double t0 = now();
+        double t0 = now();
         attn_rows(rows, qr, np, kt, v, hd, hd, orow, scores);
-        const double t = now() - t0;
+        double t = now() - t0;
         if (t < best) best = t;
+        t0 = now();
+        attn_rows_f16(rows, qr, np, kt16, v16, hd, hd, orow, scores);
+        t = now() - t0;
+        if (t < best16) best16 = t;
     }
     double macs = 0;
     for (int r = 0; r < rows; r++) macs += 2.0 * hd * np[r];
-    printf("attention %d rows x %d positions: %.2f us, %.1f GMAC/s\n", rows, npos, best * 1e6, macs / best / 1e9);
+    printf("attention %d rows x %d positions, F32 cache: %.2f us, %.1f GMAC/s\n", rows, npos, best * 1e6,
+           macs / best / 1e9);
+    printf("attention %d rows x %d positions, F16 cache: %.2f us, %.1f GMAC/s\n", rows, npos, best16 * 1e6,
+           macs / best16 / 1e9);
+    free(kt16);
+    free(v16);
     free(q);
     free(kt);
     free(v);

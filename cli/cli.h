@@ -20,6 +20,9 @@ bool cli_take_str(int argc, char **argv, int *i, const char **out);
 bool cli_take_int(int argc, char **argv, int *i, int *out);
 bool cli_take_float(int argc, char **argv, int *i, float *out);
 bool cli_take_u64(int argc, char **argv, int *i, uint64_t *out);
+/* --kv-type f16|f32 */
+bool cli_take_kv_type(int argc, char **argv, int *i, kumo_kv_type *out);
+const char *cli_kv_type_name(kumo_kv_type t);   /* "f16" / "f32" */
 bool cli_is_help(const char *arg);
 /* Prints "kumo <cmd>: <message>" to stderr; returns 1 (the exit status for errors). */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -65,6 +65,20 @@ bool cli_take_float(int argc, char **argv, int *i, float *out) {
     return true;
 }
 
+bool cli_take_kv_type(int argc, char **argv, int *i, kumo_kv_type *out) {
+    const char *opt = argv[*i], *v = take(argc, argv, i);
+    if (!v) return false;
+    if (!strcmp(v, "f16")) *out = KUMO_KV_F16;
+    else if (!strcmp(v, "f32")) *out = KUMO_KV_F32;
+    else {
+        fprintf(stderr, "kumo: option %s expects f16 or f32, got '%s'\n", opt, v);
+        return false;
+    }
+    return true;
+}
+
+const char *cli_kv_type_name(kumo_kv_type t) { return t == KUMO_KV_F32 ? "f32" : "f16"; }
+
 int cli_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -20,9 +20,10 @@ const cli_command CMD_BENCH = {
     "  -p, --n-prompt P       prompt tokens (default 512; 0 skips pp)\n"
     "  -n, --n-gen N          generated tokens (default 128; 0 skips tg)\n"
     "  -t, --threads N        threads (default: all cores)\n"
+    "      --kv-type T        KV cache type: f16 (default; half the memory of f32) or f32\n"
     "  -r, --repetitions R    runs per test (default 3)\n"
     "      --json             one JSON object: pp_tok_s, tg_tok_s, pp_stddev, tg_stddev, tg_gb_s,\n"
-    "                         model_bytes, threads, isa, ...\n"
+    "                         model_bytes, threads, isa, kv_type, ...\n"
     "      --bandwidth        measure the machine's read bandwidth (1 GiB buffer) and exit\n",
 };
 
@@ -44,6 +45,7 @@ static uint64_t rng_next(uint64_t *s) {
 static int run(int argc, char **argv) {
     const char *model_path = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+    kumo_kv_type kv_type = KUMO_KV_F16;
     bool json = false, bandwidth = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +54,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) ok = cli_take_int(argc, argv, &i, &n_prompt);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) ok = cli_take_int(argc, argv, &i, &n_gen);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) ok = cli_take_int(argc, argv, &i, &reps);
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--bandwidth")) bandwidth = true;
@@ -73,6 +76,7 @@ static int run(int argc, char **argv) {
     kumo_model_info info;
     kumo_model_get_info(m, &info);
     kumo_context_params cp = kumo_context_default_params();
+    cp.kv_type = kv_type;
     cp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = threads;
@@ -125,18 +129,20 @@ static int run(int argc, char **argv) {
             printf("{\"model\": \"%s\", \"arch\": \"%s\", \"model_bytes\": %llu, \"bytes_per_token\": %llu, "
                    "\"n_params\": %llu, \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
                    "\"reps\": %d, \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, "
-                   "\"tg_gb_s\": %.3f}\n",
+                   "\"tg_gb_s\": %.3f, \"kv_type\": \"%s\"}\n",
                    base, info.arch, (unsigned long long)info.weight_bytes,
                    (unsigned long long)info.weight_bytes_per_token, (unsigned long long)info.n_params,
-                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, reps, ppm, pps, tgm, tgs, gbs);
+                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, reps, ppm, pps, tgm, tgs, gbs,
+                   cli_kv_type_name(kv_type));
         } else {
-            printf("| model | size (MiB) | threads | isa | test | tok/s |\n|---|---|---|---|---|---|\n");
+            printf("| model | size (MiB) | threads | isa | kv | test | tok/s |\n|---|---|---|---|---|---|---|\n");
             if (n_prompt > 0)
-                printf("| %s | %.0f | %d | %s | pp%d | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
-                       kumo_context_n_threads(ctx), kumo_isa(), n_prompt, ppm, pps);
+                printf("| %s | %.0f | %d | %s | %s | pp%d | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
+                       kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type), n_prompt, ppm, pps);
             if (n_gen > 0)
-                printf("| %s | %.0f | %d | %s | tg%d | %.2f ± %.2f (%.1f GB/s) |\n", base,
-                       info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), n_gen, tgm, tgs, gbs);
+                printf("| %s | %.0f | %d | %s | %s | tg%d | %.2f ± %.2f (%.1f GB/s) |\n", base,
+                       info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type),
+                       n_gen, tgm, tgs, gbs);
         }
     }
     free(pp);

@@ -22,7 +22,8 @@ const cli_command CMD_CHAT = {
     "  -n, --n-predict N        at most N tokens per reply (default 512)\n"
     "  -c, --ctx-size N         context size in tokens (default: the model's, at most 4096)\n"
     "      --temp T, --top-k K, --top-p P, --min-p P, --repeat-penalty R, -s/--seed S   sampling, as `kumo run`\n"
-    "  -t, --threads N          threads (default: all cores)\n",
+    "  -t, --threads N          threads (default: all cores)\n"
+    "      --kv-type T          KV cache type: f16 (default; half the memory of f32) or f32\n",
 };
 
 typedef struct {
@@ -61,6 +62,7 @@ static void free_messages(message_list *l) {
 static int run(int argc, char **argv) {
     const char *model_path = NULL, *tmpl_name = NULL, *system = NULL;
     int n_predict = 512, n_ctx = 0, threads = 0;
+    kumo_kv_type kv_type = KUMO_KV_F16;
     kumo_sampler_params sp = kumo_sampler_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -77,6 +79,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--repeat-penalty")) ok = cli_take_float(argc, argv, &i, &sp.repeat_penalty);
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) ok = cli_take_u64(argc, argv, &i, &sp.seed);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else return cli_usage_error(&CMD_CHAT, "unknown option '%s'", a);
         if (!ok) return 2;
     }
@@ -90,6 +93,7 @@ static int run(int argc, char **argv) {
         return cli_fail("chat", "%s", err.msg);
     }
     kumo_context_params cp = kumo_context_default_params();
+    cp.kv_type = kv_type;
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;
     kumo_context *ctx = kumo_context_new(m, &cp, &err);

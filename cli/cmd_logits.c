@@ -21,7 +21,8 @@ const cli_command CMD_LOGITS = {
     "  -p, --prompt TEXT    prompt text (required unless -f)\n"
     "  -f, --file FILE      read the prompt from FILE\n"
     "  -n, --n-predict N    greedy steps (default 32)\n"
-    "  -t, --threads N      threads (default: all cores)\n",
+    "  -t, --threads N      threads (default: all cores)\n"
+    "      --kv-type T      KV cache type: f16 (default; half the memory of f32) or f32\n",
 };
 
 static void print_row(const float *x, int n) {
@@ -63,6 +64,7 @@ static void append_routing(const kumo_context *ctx, int entry, int n_layer, int 
 static int run(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL, *prompt_file = NULL;
     int n_predict = 32, threads = 0;
+    kumo_kv_type kv_type = KUMO_KV_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -71,6 +73,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) ok = cli_take_str(argc, argv, &i, &prompt_file);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = cli_take_int(argc, argv, &i, &n_predict);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else return cli_usage_error(&CMD_LOGITS, "unknown option '%s'", a);
         if (!ok) return 2;
     }
@@ -105,6 +108,7 @@ static int run(int argc, char **argv) {
         goto out;
     }
     kumo_context_params cp = kumo_context_default_params();
+    cp.kv_type = kv_type;
     cp.n_threads = threads;
     cp.n_batch = n_prompt;
     cp.n_ctx = n_prompt + n_predict;

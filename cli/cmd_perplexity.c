@@ -22,6 +22,7 @@ const cli_command CMD_PERPLEXITY = {
     "  -f, --file FILE     text file (required)\n"
     "  -c, --ctx-size N    window size in tokens (default 512)\n"
     "  -t, --threads N     threads (default: all cores)\n"
+    "      --kv-type T     KV cache type: f16 (default; half the memory of f32) or f32\n"
     "      --json          print one JSON object instead of text\n",
 };
 
@@ -37,6 +38,7 @@ static double log_softmax_at(const float *x, int n, int target) {
 static int run(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL;
     int n_ctx = 512, threads = 0;
+    kumo_kv_type kv_type = KUMO_KV_F16;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -45,6 +47,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) ok = cli_take_str(argc, argv, &i, &file);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = cli_take_int(argc, argv, &i, &n_ctx);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else if (!strcmp(a, "--json")) json = true;
         else return cli_usage_error(&CMD_PERPLEXITY, "unknown option '%s'", a);
         if (!ok) return 2;
@@ -77,6 +80,7 @@ static int run(int argc, char **argv) {
         goto out;
     }
     kumo_context_params cp = kumo_context_default_params();
+    cp.kv_type = kv_type;
     cp.n_ctx = n_ctx;
     cp.n_batch = n_ctx;
     cp.n_threads = threads;

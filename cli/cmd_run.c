@@ -25,6 +25,7 @@ const cli_command CMD_RUN = {
     "      --repeat-last-n N   how many recent tokens the penalty sees (default 64)\n"
     "  -s, --seed S          random seed (default 0: same seed, same output)\n"
     "  -t, --threads N       threads (default: all cores)\n"
+    "      --kv-type T       KV cache type: f16 (default; half the memory of f32) or f32\n"
     "      --ignore-eos      keep generating past end-of-generation tokens\n"
     "      --no-special      do not parse special-token text in the prompt\n",
 };
@@ -32,6 +33,7 @@ const cli_command CMD_RUN = {
 static int run(int argc, char **argv) {
     const char *model_path = NULL, *prompt = "", *prompt_file = NULL;
     int n_predict = 128, n_ctx = 0, threads = 0;
+    kumo_kv_type kv_type = KUMO_KV_F16;
     bool ignore_eos = false, parse_special = true;
     kumo_sampler_params sp = kumo_sampler_default_params();
     for (int i = 1; i < argc; i++) {
@@ -50,6 +52,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--repeat-last-n")) ok = cli_take_int(argc, argv, &i, &sp.repeat_last_n);
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) ok = cli_take_u64(argc, argv, &i, &sp.seed);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
+        else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else if (!strcmp(a, "--ignore-eos")) ignore_eos = true;
         else if (!strcmp(a, "--no-special")) parse_special = false;
         else return cli_usage_error(&CMD_RUN, "unknown option '%s'", a);
@@ -85,6 +88,7 @@ static int run(int argc, char **argv) {
         goto out;
     }
     kumo_context_params cp = kumo_context_default_params();
+    cp.kv_type = kv_type;
     cp.n_ctx = n_ctx;
     cp.n_threads = threads;
     cp.n_batch = n_prompt > 512 ? n_prompt : 512;

@@ -113,11 +113,20 @@ int kumo_chat_template_apply(const kumo_chat_template *t, const kumo_chat_messag
 /* ---------- context: KV cache + batched decode ---------- */
 typedef struct kumo_context kumo_context;
 
+/* Element type of the KV cache. F16 (the default, as in llama.cpp) stores K and V rounded to IEEE
+ * half, nearest even, and halves the cache's memory; attention still computes in F32. F32 keeps
+ * them exact. */
+typedef enum kumo_kv_type {
+    KUMO_KV_F16 = 0,
+    KUMO_KV_F32 = 1,
+} kumo_kv_type;
+
 typedef struct kumo_context_params {
     int n_ctx;       /* positions per sequence; 0 = min(model context, 4096) */
     int n_seq_max;   /* independent sequences, each with its own KV cache */
     int n_batch;     /* max tokens in one kumo_decode call; 0 = 512 */
     int n_threads;   /* 0 = number of online cores */
+    kumo_kv_type kv_type; /* KV cache element type; default KUMO_KV_F16 */
 } kumo_context_params;
 
 kumo_context_params kumo_context_default_params(void);

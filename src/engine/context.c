@@ -22,7 +22,7 @@ struct kumo_context {
 };
 
 kumo_context_params kumo_context_default_params(void) {
-    kumo_context_params p = {.n_ctx = 0, .n_seq_max = 1, .n_batch = 512, .n_threads = 0};
+    kumo_context_params p = {.n_ctx = 0, .n_seq_max = 1, .n_batch = 512, .n_threads = 0, .kv_type = KUMO_KV_F16};
     return p;
 }
 
@@ -42,6 +42,10 @@ kumo_context *kumo_context_new(kumo_model *model, const kumo_context_params *par
                  p.n_seq_max, p.n_batch);
         return NULL;
     }
+    if (p.kv_type != KUMO_KV_F16 && p.kv_type != KUMO_KV_F32) {
+        kumo_err(err, KUMO_E_INVALID, "unknown KV cache type %d (KUMO_KV_F16 or KUMO_KV_F32)", (int)p.kv_type);
+        return NULL;
+    }
     kumo_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         kumo_err(err, KUMO_E_NOMEM, "out of memory");
@@ -50,7 +54,7 @@ kumo_context *kumo_context_new(kumo_model *model, const kumo_context_params *par
     ctx->model = model;
     ctx->params = p;
     ctx->pool = thread_pool_new(p.n_threads);
-    ctx->fwd = forward_state_new(model, p.n_batch, p.n_ctx, p.n_seq_max, err);
+    ctx->fwd = forward_state_new(model, p.n_batch, p.n_ctx, p.n_seq_max, p.kv_type == KUMO_KV_F16, err);
     ctx->seq_len = calloc((size_t)p.n_seq_max, sizeof(int32_t));
     ctx->seq_next = calloc((size_t)p.n_seq_max, sizeof(int32_t));
     ctx->logits = malloc((size_t)p.n_batch * model->hp.n_vocab * sizeof(float));

@@ -31,8 +31,10 @@ struct forward_state {
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *gather, *router, *cs;
     float *blk_out;             /* output of the last attention or FFN block, added to x by residual_norm */
     /* KV caches, one head at a time: [seq][layer][kv head] then K as transposed blocks of positions
-     * (attention.h: attn_k_index, n_ctx_pad positions) and V as [pos][head_dim_v] */
-    float *k_cache, *v_cache;
+     * (attention.h: attn_k_index, n_ctx_pad positions) and V as [pos][head_dim_v]; elements are
+     * floats, or IEEE halves when kv_f16 */
+    void *k_cache, *v_cache;
+    bool kv_f16;
     int n_ctx_pad;
     void *scratch;
     /* attention: work items are (tile of batch entries of one sequence, KV head) */
@@ -61,24 +63,26 @@ struct forward_state {
 
 #define MAX_THREADS 256
 
-/* Start of the K (transposed) and V caches of one head. */
-static float *k_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
+/* Element offsets of the K (transposed) and V caches of one head. */
+static size_t k_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
     const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
-    return st->k_cache + head * (size_t)st->n_ctx_pad * hp->head_dim_k;
+    return head * (size_t)st->n_ctx_pad * hp->head_dim_k;
 }
 
-static float *v_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
+static size_t v_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
     const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
-    return st->v_cache + head * (size_t)st->n_ctx * hp->head_dim_v;
+    return head * (size_t)st->n_ctx * hp->head_dim_v;
 }
 
-forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, kumo_error *err) {
+forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, bool kv_f16,
+                                 kumo_error *err) {
     const model_hparams *hp = &m->hp;
     forward_state *st = calloc(1, sizeof *st);
     if (!st) goto nomem;
     st->n_batch = n_batch;
     st->n_ctx = n_ctx;
     st->n_seq = n_seq;
+    st->kv_f16 = kv_f16;
     st->kd = hp->n_head_kv * hp->head_dim_k;
     st->vd = hp->n_head_kv * hp->head_dim_v;
     size_t B = (size_t)n_batch;
@@ -108,8 +112,9 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     st->n_ctx_pad = (n_ctx + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK;
     size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
-    st->k_cache = calloc(kv_k, sizeof(float));
-    st->v_cache = calloc(kv_v, sizeof(float));
+    const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    st->k_cache = calloc(kv_k, kv_elem);
+    st->v_cache = calloc(kv_v, kv_elem);
     /* attention scratch for as many workers as there are cores (others help with the matmuls only) */
     st->attn_slots = kumo_cpu_count() < MAX_THREADS ? kumo_cpu_count() : MAX_THREADS;
     st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * st->n_ctx_pad;
@@ -281,7 +286,7 @@ static void attention_worker(void *arg, int ith, int nth) {
         const int tile = it / hp->n_head_kv, g = it % hp->n_head_kv;
         const int e0 = st->tile_start[tile], e1 = st->tile_start[tile + 1];
         const int s = j->seq[e0], n_rows = (e1 - e0) * group;
-        const float *kc = k_head(st, hp, s, j->layer, g), *vc = v_head(st, hp, s, j->layer, g);
+        const size_t kc = k_head(st, hp, s, j->layer, g), vc = v_head(st, hp, s, j->layer, g);
         for (int c0 = 0; c0 < n_rows; c0 += ATTN_MAX_ROWS) { /* one pass unless a KV group exceeds it */
             const int n = n_rows - c0 < ATTN_MAX_ROWS ? n_rows - c0 : ATTN_MAX_ROWS;
             int npos[ATTN_MAX_ROWS];
@@ -293,7 +298,12 @@ static void attention_worker(void *arg, int ith, int nth) {
                 orow[r] = st->att + (size_t)e * od + (size_t)h * hv;
                 npos[r] = j->pos[e] + 1;
             }
-            attn_rows(n, qrow, npos, kc, vc, hk, hv, orow, scores);
+            if (st->kv_f16)
+                attn_rows_f16(n, qrow, npos, (const uint16_t *)st->k_cache + kc, (const uint16_t *)st->v_cache + vc,
+                              hk, hv, orow, scores);
+            else
+                attn_rows(n, qrow, npos, (const float *)st->k_cache + kc, (const float *)st->v_cache + vc, hk, hv,
+                          orow, scores);
         }
     }
 }
@@ -322,6 +332,7 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
     const layer_weights *L = &m->layers[j->layer];
     const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
     const float scale = 1.0f / sqrtf((float)hk);
+    const kumo_from_float_fn to_half = kumo_get_type_traits(GGML_TYPE_F16)->from_float;
     for (int t = t0; t < t1; t++) {
         const int qr = j->q_of_entry ? j->q_of_entry[t] : t;
         float *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
@@ -345,10 +356,23 @@ static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
             float *kh = k + (size_t)g * hk;
             if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
             rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
-            float *kc = k_head(st, hp, j->seq[t], j->layer, g);
-            for (int d = 0; d < hk; d++) kc[attn_k_index(j->pos[t], d, hk)] = kh[d];
-            memcpy(v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv, v + (size_t)g * hv,
-                   (size_t)hv * sizeof(float));
+            const size_t kc = k_head(st, hp, j->seq[t], j->layer, g);
+            const size_t vc = v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv;
+            const float *vh = v + (size_t)g * hv;
+            if (st->kv_f16) { /* F16's row conversion: nearest even, the same bits at every ISA level */
+                enum { CHUNK = 256 }; /* K goes to the transposed layout through a small buffer */
+                uint16_t *kd = (uint16_t *)st->k_cache + kc, half[CHUNK];
+                for (int d0 = 0; d0 < hk; d0 += CHUNK) {
+                    const int n = hk - d0 < CHUNK ? hk - d0 : CHUNK;
+                    to_half(kh + d0, half, n);
+                    for (int d = 0; d < n; d++) kd[attn_k_index(j->pos[t], d0 + d, hk)] = half[d];
+                }
+                to_half(vh, (uint16_t *)st->v_cache + vc, hv);
+            } else {
+                float *kd = (float *)st->k_cache + kc;
+                for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kh[d];
+                memcpy((float *)st->v_cache + vc, vh, (size_t)hv * sizeof(float));
+            }
         }
     }
 }

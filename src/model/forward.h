@@ -4,6 +4,7 @@
 #ifndef KUMO_MODEL_FORWARD_H
 #define KUMO_MODEL_FORWARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model/model.h"
@@ -11,9 +12,11 @@
 
 typedef struct forward_state forward_state;
 
-/* Activation buffers for up to n_batch tokens and F32 KV caches of n_ctx positions for each of
- * n_seq sequences, all allocated here once. */
-forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, kumo_error *err);
+/* Activation buffers for up to n_batch tokens and KV caches of n_ctx positions for each of n_seq
+ * sequences, all allocated here once. The caches hold F32 values, or IEEE halves (K and V rounded
+ * to nearest even as they are written) when kv_f16. */
+forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, bool kv_f16,
+                                 kumo_error *err);
 void forward_state_free(forward_state *st);
 
 /* Runs n_t tokens. Entry i is token[i] at position pos[i] of sequence seq[i]; every (seq, pos) is

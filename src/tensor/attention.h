@@ -1,5 +1,8 @@
-/* Scaled dot-product attention of a few query rows against one KV head of one sequence, on F32
- * caches: scores = q·K, softmax over the row's positions, out = Σ weights · V.
+/* Scaled dot-product attention of a few query rows against one KV head of one sequence, on an F32
+ * or an F16 (IEEE half) cache: scores = q·K, softmax over the row's positions, out = Σ weights · V.
+ * The query, the scores, the softmax and the sums are F32 either way; an F16 cache's values are
+ * converted to float as they are loaded (exactly: every half is a float), once per load shared by
+ * the rows of the call.
  *
  * K is stored transposed in blocks of ATTN_BLOCK positions, so 16 scores come out of one chain of
  * multiply-adds (a broadcast query element times 16 positions' values of that dimension) with no
@@ -11,6 +14,7 @@
 #define KUMO_TENSOR_ATTENTION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define ATTN_BLOCK 16   /* positions per transposed K block */
 #define ATTN_MAX_ROWS 8 /* query rows per call */
@@ -34,5 +38,16 @@ void attn_rows_portable(int n_rows, const float *const *q, const int *npos, cons
                         int hv, float *const *out, float *scores);
 attn_rows_fn attn_rows_avx512_kernel(void); /* NULL when not built for x86-64 */
 attn_rows_fn attn_rows_avx2_kernel(void);   /* NULL when not built for x86-64 */
+
+/* attn_rows over an F16 cache: kt and v hold halves in the same layouts. */
+void attn_rows_f16(int n_rows, const float *const *q, const int *npos, const uint16_t *kt, const uint16_t *v, int hk,
+                   int hv, float *const *out, float *scores);
+
+typedef void (*attn_rows_f16_fn)(int n_rows, const float *const *q, const int *npos, const uint16_t *kt,
+                                 const uint16_t *v, int hk, int hv, float *const *out, float *scores);
+void attn_rows_f16_portable(int n_rows, const float *const *q, const int *npos, const uint16_t *kt, const uint16_t *v,
+                            int hk, int hv, float *const *out, float *scores);
+attn_rows_f16_fn attn_rows_f16_avx512_kernel(void); /* NULL when not built for x86-64 */
+attn_rows_f16_fn attn_rows_f16_avx2_kernel(void);   /* NULL when not built for x86-64 */
 
 #endif

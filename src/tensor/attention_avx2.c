@@ -1,12 +1,14 @@
-/* AVX2 attention kernel (see attention.h), the AVX-512 one on 256-bit registers: a block of 16
+/* AVX2 attention kernels (see attention.h), the AVX-512 ones on 256-bit registers: a block of 16
  * positions is two halves of 8 scores, rows are taken four at a time. Per query row the operations
  * are fixed (one running sum per half-block over the dimensions, a vector softmax, one multiply-add
- * per position into each output vector, positions in order), so tiles do not change results. */
+ * per position into each output vector, positions in order), so tiles do not change results. The F32
+ * and F16 kernels are one body differing only in the loads (F16C's vcvtph2ps for halves). */
 #include "tensor/attention.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,6 +24,23 @@
 /* lanes < n set */
 AVX2 INLINE __m256i lanes(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Elements i .. i+8 of an F32 (f16 false) or F16 cache as floats. */
+AVX2 INLINE __m256 load8(const void *base, size_t i, bool f16) {
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
+    return _mm256_loadu_ps((const float *)base + i);
+}
+
+/* The same with lanes >= n zero and not read; full: the caller knows n >= 8. AVX2 has no 16-bit
+ * masked load: a partial group of halves goes through a zeroed copy (only heads whose size is not a
+ * multiple of 16 get there, in a loop of their own: the test must not sit in the hot loop). */
+AVX2 INLINE __m256 maskload8(const void *base, size_t i, int n, __m256i mask, bool f16, bool full) {
+    if (!f16) return _mm256_maskload_ps((const float *)base + i, mask);
+    if (full || n >= 8) return load8(base, i, true);
+    uint16_t tmp[8] = {0};
+    if (n > 0) memcpy(tmp, (const uint16_t *)base + i, (size_t)n * sizeof(uint16_t));
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
 /* e^x as exp512 in simd_exp.h: clamp to [-87, 88], x = n·ln2 + r, Taylor series of e^r to r^6, then
@@ -58,13 +77,14 @@ AVX2 INLINE float hsum8(__m256 v) {
 }
 
 /* Scores of R rows for one block of 16 positions. */
-AVX2 INLINE void qk_block(const int R, const float *const *q, const float *kb, int hk, float *s, size_t s_stride) {
+AVX2 INLINE void qk_block(const int R, const float *const *q, const void *kt, size_t kb, int hk, float *s,
+                          size_t s_stride, bool f16) {
     __m256 lo[ROWS], hi[ROWS];
     UNROLL
     for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
     for (int d = 0; d < hk; d++) {
-        const __m256 k0 = _mm256_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
-        const __m256 k1 = _mm256_loadu_ps(kb + (size_t)d * ATTN_BLOCK + 8);
+        const __m256 k0 = load8(kt, kb + (size_t)d * ATTN_BLOCK, f16);
+        const __m256 k1 = load8(kt, kb + (size_t)d * ATTN_BLOCK + 8, f16);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m256 qv = _mm256_broadcast_ss(q[r] + d);
@@ -99,15 +119,16 @@ AVX2 static void softmax_row(float *s, int n) {
 
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows sharing positions [0, n_common), then each
  * row alone up to its own count: the same multiply-adds in the same order either way. */
-AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const float *v,
-                         int hv, int c0, float *const *out) {
-    const __m256i m0 = lanes(hv - c0), m1 = lanes(hv - c0 - 8);
+AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
+                         int hv, int c0, float *const *out, bool f16, bool full) {
+    const int n0 = hv - c0, n1 = hv - c0 - 8;
+    const __m256i m0 = lanes(n0), m1 = lanes(n1);
     __m256 a0[ROWS], a1[ROWS];
     UNROLL
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
     for (int p = 0; p < n_common; p++) {
-        const float *vp = v + (size_t)p * hv + c0;
-        const __m256 v0 = _mm256_maskload_ps(vp, m0), v1 = _mm256_maskload_ps(vp + 8, m1);
+        const size_t vp = (size_t)p * hv + c0;
+        const __m256 v0 = maskload8(v, vp, n0, m0, f16, full), v1 = maskload8(v, vp + 8, n1, m1, f16, full);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
@@ -118,18 +139,18 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
     UNROLL
     for (int r = 0; r < R; r++) {
         for (int p = n_common; p < npos[r]; p++) {
-            const float *vp = v + (size_t)p * hv + c0;
+            const size_t vp = (size_t)p * hv + c0;
             const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
-            a0[r] = _mm256_fmadd_ps(wr, _mm256_maskload_ps(vp, m0), a0[r]);
-            a1[r] = _mm256_fmadd_ps(wr, _mm256_maskload_ps(vp + 8, m1), a1[r]);
+            a0[r] = _mm256_fmadd_ps(wr, maskload8(v, vp, n0, m0, f16, full), a0[r]);
+            a1[r] = _mm256_fmadd_ps(wr, maskload8(v, vp + 8, n1, m1, f16, full), a1[r]);
         }
         _mm256_maskstore_ps(out[r] + c0, m0, a0[r]);
         _mm256_maskstore_ps(out[r] + c0 + 8, m1, a1[r]);
     }
 }
 
-AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
-                                int hk, int hv, float *const *out, float *scores) {
+AVX2 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *npos, const void *kt, const void *v,
+                                int hk, int hv, float *const *out, float *scores, bool f16) {
     int max_n = 0;
     for (int r = 0; r < n_rows; r++)
         if (npos[r] > max_n) max_n = npos[r];
@@ -138,13 +159,13 @@ AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *np
     for (int r0 = 0; r0 < n_rows; r0 += ROWS) {
         const int R = n_rows - r0 < ROWS ? n_rows - r0 : ROWS;
         for (int b = 0; b < n_blk; b++) {
-            const float *kb = kt + (size_t)b * hk * ATTN_BLOCK;
+            const size_t kb = (size_t)b * hk * ATTN_BLOCK;
             float *s = scores + r0 * s_stride + (size_t)b * ATTN_BLOCK;
             switch (R) {
-            case 1: qk_block(1, q + r0, kb, hk, s, s_stride); break;
-            case 2: qk_block(2, q + r0, kb, hk, s, s_stride); break;
-            case 3: qk_block(3, q + r0, kb, hk, s, s_stride); break;
-            default: qk_block(4, q + r0, kb, hk, s, s_stride); break;
+            case 1: qk_block(1, q + r0, kt, kb, hk, s, s_stride, f16); break;
+            case 2: qk_block(2, q + r0, kt, kb, hk, s, s_stride, f16); break;
+            case 3: qk_block(3, q + r0, kt, kb, hk, s, s_stride, f16); break;
+            default: qk_block(4, q + r0, kt, kb, hk, s, s_stride, f16); break;
             }
         }
     }
@@ -155,21 +176,38 @@ AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *np
         for (int r = 1; r < R; r++)
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
-        for (int c0 = 0; c0 < hv; c0 += 16) {
+        int c0 = 0;
+        for (; c0 + 16 <= hv; c0 += 16) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0); break;
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
             }
         }
+        if (c0 < hv) /* the head's last columns, fewer than 16 */
+            pv_pass(1, w, s_stride, npos + r0, npos[r0], v, hv, c0, out + r0, f16, false);
+        for (int r = 1; c0 < hv && r < R; r++)
+            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, npos[r0 + r], v, hv, c0, out + r0 + r, f16, false);
     }
 }
 
+AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
+                                int hk, int hv, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, false);
+}
+
+AVX2 static void attn_rows_f16_avx2(int n_rows, const float *const *q, const int *npos, const uint16_t *kt,
+                                    const uint16_t *v, int hk, int hv, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, true);
+}
+
 attn_rows_fn attn_rows_avx2_kernel(void) { return attn_rows_avx2; }
+attn_rows_f16_fn attn_rows_f16_avx2_kernel(void) { return attn_rows_f16_avx2; }
 
 #else
 
 attn_rows_fn attn_rows_avx2_kernel(void) { return 0; }
+attn_rows_f16_fn attn_rows_f16_avx2_kernel(void) { return 0; }
 
 #endif

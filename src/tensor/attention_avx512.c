@@ -1,12 +1,14 @@
-/* AVX-512 attention kernel (see attention.h). Per query row the operations are fixed: two running
+/* AVX-512 attention kernels (see attention.h). Per query row the operations are fixed: two running
  * sums per score (even and odd dimensions, added at the end), a vector softmax, and one multiply-add
  * per position into each output vector, positions in order. Tiles only decide which rows share the
- * loads. */
+ * loads. The F32 and F16 kernels are one body: an F16 cache differs only in its loads (vcvtph2ps,
+ * one per 16 values, shared by every row of the tile). */
 #include "tensor/attention.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __clang__
@@ -21,6 +23,17 @@
 
 AVX512 INLINE __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
+/* Elements i .. i+16 of an F32 (f16 false) or F16 cache as floats; masked-off lanes are 0. */
+AVX512 INLINE __m512 load16(const void *base, size_t i, bool f16) {
+    if (f16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + i)));
+    return _mm512_loadu_ps((const float *)base + i);
+}
+
+AVX512 INLINE __m512 maskz_load16(__mmask16 k, const void *base, size_t i, bool f16) {
+    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, (const uint16_t *)base + i));
+    return _mm512_maskz_loadu_ps(k, (const float *)base + i);
+}
+
 /* acc + k · (the float at q, broadcast), the broadcast kept in the memory operand ({1to16}): the
  * compilers emit a separate vbroadcastss per row and step instead. */
 AVX512 INLINE __m512 fma_bcast(__m512 acc, __m512 k, const float *q) {
@@ -29,15 +42,15 @@ AVX512 INLINE __m512 fma_bcast(__m512 acc, __m512 k, const float *q) {
 }
 
 /* Scores of R rows for one block of 16 positions. */
-AVX512 INLINE void qk_block(const int R, const float *const *q, const float *kb, int hk, float *s,
-                            size_t s_stride) {
+AVX512 INLINE void qk_block(const int R, const float *const *q, const void *kt, size_t kb, int hk, float *s,
+                            size_t s_stride, bool f16) {
     __m512 a0[ATTN_MAX_ROWS], a1[ATTN_MAX_ROWS];
     UNROLL
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
     int d = 0;
     for (; d + 2 <= hk; d += 2) {
-        const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
-        const __m512 k1 = _mm512_loadu_ps(kb + (size_t)(d + 1) * ATTN_BLOCK);
+        const __m512 k0 = load16(kt, kb + (size_t)d * ATTN_BLOCK, f16);
+        const __m512 k1 = load16(kt, kb + (size_t)(d + 1) * ATTN_BLOCK, f16);
         UNROLL
         for (int r = 0; r < R; r++) {
             a0[r] = fma_bcast(a0[r], k0, q[r] + d);
@@ -45,7 +58,7 @@ AVX512 INLINE void qk_block(const int R, const float *const *q, const float *kb,
         }
     }
     if (d < hk) {
-        const __m512 k0 = _mm512_loadu_ps(kb + (size_t)d * ATTN_BLOCK);
+        const __m512 k0 = load16(kt, kb + (size_t)d * ATTN_BLOCK, f16);
         UNROLL
         for (int r = 0; r < R; r++) a0[r] = fma_bcast(a0[r], k0, q[r] + d);
     }
@@ -72,8 +85,8 @@ AVX512 static void softmax_row(float *s, int n) {
 
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+64) for R rows sharing positions [0, n_common), then each
  * row alone up to its own count: the same multiply-adds in the same order either way. */
-AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const float *v,
-                           int hv, int c0, float *const *out) {
+AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
+                           int hv, int c0, float *const *out, bool f16) {
     __mmask16 mk[4];
     UNROLL
     for (int c = 0; c < 4; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
@@ -83,10 +96,10 @@ AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const i
         UNROLL
         for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
     for (int p = 0; p < n_common; p++) {
-        const float *vp = v + (size_t)p * hv + c0;
+        const size_t vp = (size_t)p * hv + c0;
         __m512 vv[4];
         UNROLL
-        for (int c = 0; c < 4; c++) vv[c] = _mm512_maskz_loadu_ps(mk[c], vp + 16 * c);
+        for (int c = 0; c < 4; c++) vv[c] = maskz_load16(mk[c], v, vp + 16 * c, f16);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
@@ -97,36 +110,36 @@ AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const i
     UNROLL
     for (int r = 0; r < R; r++) {
         for (int p = n_common; p < npos[r]; p++) {
-            const float *vp = v + (size_t)p * hv + c0;
+            const size_t vp = (size_t)p * hv + c0;
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
             UNROLL
             for (int c = 0; c < 4; c++)
-                acc[r][c] = _mm512_fmadd_ps(wr, _mm512_maskz_loadu_ps(mk[c], vp + 16 * c), acc[r][c]);
+                acc[r][c] = _mm512_fmadd_ps(wr, maskz_load16(mk[c], v, vp + 16 * c, f16), acc[r][c]);
         }
         UNROLL
         for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out[r] + c0 + 16 * c, mk[c], acc[r][c]);
     }
 }
 
-AVX512 static void attn_rows_avx512(int n_rows, const float *const *q, const int *npos, const float *kt,
-                                    const float *v, int hk, int hv, float *const *out, float *scores) {
+AVX512 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *npos, const void *kt, const void *v,
+                                  int hk, int hv, float *const *out, float *scores, bool f16) {
     int max_n = 0;
     for (int r = 0; r < n_rows; r++)
         if (npos[r] > max_n) max_n = npos[r];
     const int n_blk = (max_n + ATTN_BLOCK - 1) / ATTN_BLOCK;
     const size_t s_stride = (size_t)n_blk * ATTN_BLOCK;
     for (int b = 0; b < n_blk; b++) {
-        const float *kb = kt + (size_t)b * hk * ATTN_BLOCK;
+        const size_t kb = (size_t)b * hk * ATTN_BLOCK;
         float *s = scores + (size_t)b * ATTN_BLOCK;
         switch (n_rows) {
-        case 1: qk_block(1, q, kb, hk, s, s_stride); break;
-        case 2: qk_block(2, q, kb, hk, s, s_stride); break;
-        case 3: qk_block(3, q, kb, hk, s, s_stride); break;
-        case 4: qk_block(4, q, kb, hk, s, s_stride); break;
-        case 5: qk_block(5, q, kb, hk, s, s_stride); break;
-        case 6: qk_block(6, q, kb, hk, s, s_stride); break;
-        case 7: qk_block(7, q, kb, hk, s, s_stride); break;
-        default: qk_block(8, q, kb, hk, s, s_stride); break;
+        case 1: qk_block(1, q, kt, kb, hk, s, s_stride, f16); break;
+        case 2: qk_block(2, q, kt, kb, hk, s, s_stride, f16); break;
+        case 3: qk_block(3, q, kt, kb, hk, s, s_stride, f16); break;
+        case 4: qk_block(4, q, kt, kb, hk, s, s_stride, f16); break;
+        case 5: qk_block(5, q, kt, kb, hk, s, s_stride, f16); break;
+        case 6: qk_block(6, q, kt, kb, hk, s, s_stride, f16); break;
+        case 7: qk_block(7, q, kt, kb, hk, s, s_stride, f16); break;
+        default: qk_block(8, q, kt, kb, hk, s, s_stride, f16); break;
         }
     }
     for (int r = 0; r < n_rows; r++) softmax_row(scores + r * s_stride, npos[r]);
@@ -139,19 +152,31 @@ AVX512 static void attn_rows_avx512(int n_rows, const float *const *q, const int
         float *const *o = out + r0;
         for (int c0 = 0; c0 < hv; c0 += 64) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o); break;
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
             }
         }
     }
 }
 
+AVX512 static void attn_rows_avx512(int n_rows, const float *const *q, const int *npos, const float *kt,
+                                    const float *v, int hk, int hv, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, false);
+}
+
+AVX512 static void attn_rows_f16_avx512(int n_rows, const float *const *q, const int *npos, const uint16_t *kt,
+                                        const uint16_t *v, int hk, int hv, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, true);
+}
+
 attn_rows_fn attn_rows_avx512_kernel(void) { return attn_rows_avx512; }
+attn_rows_f16_fn attn_rows_f16_avx512_kernel(void) { return attn_rows_f16_avx512; }
 
 #else
 
 attn_rows_fn attn_rows_avx512_kernel(void) { return 0; }
+attn_rows_f16_fn attn_rows_f16_avx512_kernel(void) { return 0; }
 
 #endif

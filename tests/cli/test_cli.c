@@ -194,6 +194,83 @@ static void errors_are_one_clear_line(void **state) {
     expect_one_line_error(args, "expects an integer");
 }
 
+/* Max |Δ| between the prompt logits of two `kumo logits` outputs; -1 if their shapes differ. */
+static double prompt_logits_max_diff(const char *a_json, const char *b_json) {
+    cJSON *a = cJSON_Parse(a_json), *b = cJSON_Parse(b_json);
+    assert_non_null(a);
+    assert_non_null(b);
+    const cJSON *pa = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "prompts"), 0), "prompt_logits");
+    const cJSON *pb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(b, "prompts"), 0), "prompt_logits");
+    double mx = cJSON_GetArraySize(pa) == cJSON_GetArraySize(pb) && cJSON_GetArraySize(pa) > 0 ? 0.0 : -1.0;
+    for (int r = 0; mx >= 0 && r < cJSON_GetArraySize(pa); r++) {
+        const cJSON *ra = cJSON_GetArrayItem(pa, r), *rb = cJSON_GetArrayItem(pb, r);
+        if (cJSON_GetArraySize(ra) != cJSON_GetArraySize(rb)) mx = -1.0;
+        for (int i = 0; mx >= 0 && i < cJSON_GetArraySize(ra); i++) {
+            double d = cJSON_GetArrayItem(ra, i)->valuedouble - cJSON_GetArrayItem(rb, i)->valuedouble;
+            if (d < 0) d = -d;
+            if (d > mx) mx = d;
+        }
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return mx;
+}
+
+/* --kv-type f16|f32 on every command that makes a context: documented, takes effect, and a bad
+ * value is one line on stderr with a non-zero exit. */
+static void kv_type_option(void **state) {
+    (void)state;
+    const char *model = shared_path("models/stories260K.gguf");
+    const char *cmds[] = {"run", "chat", "logits", "perplexity", "bench"};
+    char args[2048];
+    int st;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        char *out = kumo(args, &st, NULL);
+        assert_int_equal(st, 0);
+        assert_non_null(strstr(out, "--kv-type"));
+        free(out);
+        snprintf(args, sizeof args, "%s -m %s --kv-type q8_0 < /dev/null", cmds[i], model);
+        expect_one_line_error(args, "expects f16 or f32, got 'q8_0'");
+    }
+    snprintf(args, sizeof args, "run -m %s --kv-type", model);
+    expect_one_line_error(args, "needs a value");
+    /* both types run; the cache type changes the logits a little (K/V rounded to halves), not the
+     * greedy continuation of golden/stories260K.json prompt 1 (432 383 286 261) */
+    char *json[2];
+    const char *types[2] = {"f16", "f32"};
+    for (int t = 0; t < 2; t++) {
+        snprintf(args, sizeof args, "logits -m %s -p \"Once upon a time\" -n 4 -t 2 --kv-type %s", model, types[t]);
+        json[t] = kumo(args, &st, NULL);
+        assert_int_equal(st, 0);
+        cJSON *j = cJSON_Parse(json[t]);
+        assert_non_null(j);
+        const cJSON *g = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "prompts"), 0), "greedy_tokens");
+        const int want[4] = {432, 383, 286, 261};
+        for (int i = 0; i < 4; i++) assert_int_equal(cJSON_GetArrayItem(g, i)->valueint, want[i]);
+        cJSON_Delete(j);
+    }
+    const double d = prompt_logits_max_diff(json[0], json[1]);
+    printf("  logits --kv-type f16 vs f32: max |delta| %.3g\n", d);
+    assert_true(d > 0.0 && d < 0.1);
+    free(json[0]);
+    free(json[1]);
+    /* bench reports the type it ran with; f16 by default */
+    for (int t = 0; t < 3; t++) {
+        snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -r 1 -t 2 --json%s%s", model, t < 2 ? " --kv-type " : "",
+                 t < 2 ? types[t] : "");
+        char *out = kumo(args, &st, NULL);
+        assert_int_equal(st, 0);
+        cJSON *j = cJSON_Parse(out);
+        assert_non_null(j);
+        const cJSON *kv = cJSON_GetObjectItem(j, "kv_type");
+        assert_non_null(kv);
+        assert_string_equal(kv->valuestring, t < 2 ? types[t] : "f16");
+        cJSON_Delete(j);
+        free(out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_lists_every_command_and_flag),
@@ -203,6 +280,7 @@ int main(void) {
         cmocka_unit_test(chat_answers_each_line_until_eof),
         cmocka_unit_test(info_describes_model),
         cmocka_unit_test(errors_are_one_clear_line),
+        cmocka_unit_test(kv_type_option),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

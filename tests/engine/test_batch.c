@@ -1,7 +1,7 @@
 /* The batched decode API: several sequences in one call, prompts in one batch, validation that leaves
  * the cache untouched, cache truncation. Each entry's arithmetic does not depend on the other entries
  * of its batch (activations are quantized per row, attention per entry), so results must be
- * bit-identical however the tokens are batched. */
+ * bit-identical however the tokens are batched. Every test runs with both KV cache types. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,10 +21,13 @@ static const kumo_token PROMPT_B[] = {1, 75, 298, 315, 421, 395};
 typedef struct {
     kumo_model *m;
     int n_vocab;
+    kumo_kv_type kv_type;
 } fixture;
 
-static int setup(void **state) {
+static int setup(void **state, kumo_kv_type kv_type) {
     fixture *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    f->kv_type = kv_type;
     kumo_error err = {0};
     /* a quantized model, so per-row activation quantization is exercised too */
     f->m = kumo_model_load(shared_path("models/tiny-llama-q4_k_m.gguf"), NULL, &err);
@@ -33,6 +36,9 @@ static int setup(void **state) {
     *state = f;
     return 0;
 }
+
+static int setup_f32(void **state) { return setup(state, KUMO_KV_F32); }
+static int setup_f16(void **state) { return setup(state, KUMO_KV_F16); }
 
 static int teardown(void **state) {
     fixture *f = *state;
@@ -47,6 +53,7 @@ static kumo_context *new_ctx(fixture *f, int n_seq, int n_ctx, int n_batch) {
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
     cp.n_threads = 2;
+    cp.kv_type = f->kv_type;
     kumo_error err = {0};
     kumo_context *c = kumo_context_new(f->m, &cp, &err);
     assert_non_null(c);
@@ -100,6 +107,23 @@ static void two_sequences_in_one_batch(void **state) {
     kumo_context_free(c);
     free(ra);
     free(rb);
+}
+
+/* A whole prompt in one batch (attention tiles of several query rows with different position
+ * counts) equals the same prompt one token per call. */
+static void prompt_batch_equals_one_by_one(void **state) {
+    fixture *f = *state;
+    float *ref = one_by_one(f, PROMPT_A, NA);
+    kumo_context *c = new_ctx(f, 1, 64, NA);
+    kumo_batch b = kumo_batch_new(NA);
+    for (int i = 0; i < NA; i++) kumo_batch_add(&b, PROMPT_A[i], i, 0, true);
+    kumo_error err = {0};
+    assert_int_equal(kumo_decode(c, &b, &err), KUMO_OK);
+    for (int i = 0; i < NA; i++)
+        assert_memory_equal(kumo_get_logits(c, i), ref + (size_t)i * f->n_vocab, (size_t)f->n_vocab * sizeof(float));
+    kumo_batch_free(&b);
+    kumo_context_free(c);
+    free(ref);
 }
 
 static void invalid_batches_change_nothing(void **state) {
@@ -176,6 +200,7 @@ static void thread_counts_agree(void **state) {
         cp.n_ctx = 16;
         cp.n_batch = NA;
         cp.n_threads = threads[k];
+        cp.kv_type = f->kv_type;
         kumo_error err = {0};
         kumo_context *c = kumo_context_new(f->m, &cp, &err);
         kumo_batch b = kumo_batch_new(NA);
@@ -191,12 +216,29 @@ static void thread_counts_agree(void **state) {
     for (int k = 0; k < 3; k++) free(rows[k]);
 }
 
+/* An unknown cache type is the caller's error, not a crash or a silent default. */
+static void unknown_kv_type_is_rejected(void **state) {
+    fixture *f = *state;
+    kumo_context_params cp = kumo_context_default_params();
+    assert_int_equal(cp.kv_type, KUMO_KV_F16);
+    cp.n_ctx = 16;
+    cp.kv_type = (kumo_kv_type)7;
+    kumo_error err = {0};
+    assert_null(kumo_context_new(f->m, &cp, &err));
+    assert_int_equal(err.code, KUMO_E_INVALID);
+    assert_non_null(strstr(err.msg, "KV cache type 7"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_sequences_in_one_batch),
+        cmocka_unit_test(prompt_batch_equals_one_by_one),
         cmocka_unit_test(invalid_batches_change_nothing),
         cmocka_unit_test(seq_rm_then_branch),
         cmocka_unit_test(thread_counts_agree),
+        cmocka_unit_test(unknown_kv_type_is_rejected),
     };
-    return cmocka_run_group_tests_name("engine_batch", tests, setup, teardown);
+    const int failed_f32 = cmocka_run_group_tests_name("engine_batch kv=f32", tests, setup_f32, teardown);
+    const int failed_f16 = cmocka_run_group_tests_name("engine_batch kv=f16", tests, setup_f16, teardown);
+    return failed_f32 + failed_f16;
 }

@@ -11,7 +11,10 @@
  *     0.27 away on tiny-llama files and 0.44 on tiny-qwen3-q4_k_m: TOL_Q = 0.5 (allowed 0.75), and the
  *     rms over all rows <= 0.15 as recommended.
  * Argmax must agree wherever the golden top-2 margin exceeds 2 × tolerance, greedy ids while each
- * step's golden margin does. */
+ * step's golden margin does.
+ * KV cache: the *.fa-off-kv-f32.json runs use kumo's F32 cache (the reference's setting). The default
+ * files, made with the reference's F16 cache, are run with both of kumo's caches under the same
+ * tolerances: F16 (the default, K/V rounded as the reference rounds them) and F32. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,37 +30,42 @@
 #define RMS_Q 0.15
 
 static const golden_case CASES[] = {
-    {"stories260K.gguf", "stories260K.fa-off-kv-f32.json", TOL_EXACT, 0, false},
-    {"stories260K.gguf", "stories260K.json", TOL_F32, 0, false},
-    {"aidreams260K.gguf", "aidreams260K.json", TOL_F32, 0, false},
-    {"tiny-llama-f32.gguf", "tiny-llama-f32.fa-off-kv-f32.json", TOL_EXACT, 0, false},
-    {"tiny-llama-f32.gguf", "tiny-llama-f32.json", TOL_F32, 0, false},
-    {"tiny-llama-f16.gguf", "tiny-llama-f16.json", TOL_F32, 0, false},
-    {"tiny-llama-bf16.gguf", "tiny-llama-bf16.json", TOL_BF16, 0, false},
-    {"tiny-llama-q8_0.gguf", "tiny-llama-q8_0.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q6_k.gguf", "tiny-llama-q6_k.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q5_k_m.gguf", "tiny-llama-q5_k_m.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q5_k_s.gguf", "tiny-llama-q5_k_s.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q4_k_m.gguf", "tiny-llama-q4_k_m.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q4_k_s.gguf", "tiny-llama-q4_k_s.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q3_k_m.gguf", "tiny-llama-q3_k_m.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q2_k.gguf", "tiny-llama-q2_k.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q5_1.gguf", "tiny-llama-q5_1.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q5_0.gguf", "tiny-llama-q5_0.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q4_1.gguf", "tiny-llama-q4_1.json", TOL_Q, RMS_Q, false},
-    {"tiny-llama-q4_0.gguf", "tiny-llama-q4_0.json", TOL_Q, RMS_Q, false},
+    {"stories260K.gguf", "stories260K.fa-off-kv-f32.json", TOL_EXACT, 0, false, KUMO_KV_F32},
+    {"stories260K.gguf", "stories260K.json", TOL_F32, 0, false, KUMO_KV_F32},
+    {"stories260K.gguf", "stories260K.json", TOL_F32, 0, false, KUMO_KV_F16},
+    {"aidreams260K.gguf", "aidreams260K.json", TOL_F32, 0, false, KUMO_KV_F32},
+    {"aidreams260K.gguf", "aidreams260K.json", TOL_F32, 0, false, KUMO_KV_F16},
+    {"tiny-llama-f32.gguf", "tiny-llama-f32.fa-off-kv-f32.json", TOL_EXACT, 0, false, KUMO_KV_F32},
+    {"tiny-llama-f32.gguf", "tiny-llama-f32.json", TOL_F32, 0, false, KUMO_KV_F32},
+    {"tiny-llama-f32.gguf", "tiny-llama-f32.json", TOL_F32, 0, false, KUMO_KV_F16},
+    {"tiny-llama-f16.gguf", "tiny-llama-f16.json", TOL_F32, 0, false, KUMO_KV_F32},
+    {"tiny-llama-f16.gguf", "tiny-llama-f16.json", TOL_F32, 0, false, KUMO_KV_F16},
+    {"tiny-llama-bf16.gguf", "tiny-llama-bf16.json", TOL_BF16, 0, false, KUMO_KV_F32},
+    {"tiny-llama-bf16.gguf", "tiny-llama-bf16.json", TOL_BF16, 0, false, KUMO_KV_F16},
+    {"tiny-llama-q8_0.gguf", "tiny-llama-q8_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q8_0.gguf", "tiny-llama-q8_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q6_k.gguf", "tiny-llama-q6_k.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q6_k.gguf", "tiny-llama-q6_k.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q5_k_m.gguf", "tiny-llama-q5_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q5_k_m.gguf", "tiny-llama-q5_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q5_k_s.gguf", "tiny-llama-q5_k_s.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q5_k_s.gguf", "tiny-llama-q5_k_s.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q4_k_m.gguf", "tiny-llama-q4_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q4_k_m.gguf", "tiny-llama-q4_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q4_k_s.gguf", "tiny-llama-q4_k_s.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q4_k_s.gguf", "tiny-llama-q4_k_s.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q3_k_m.gguf", "tiny-llama-q3_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q3_k_m.gguf", "tiny-llama-q3_k_m.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q2_k.gguf", "tiny-llama-q2_k.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q2_k.gguf", "tiny-llama-q2_k.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q5_1.gguf", "tiny-llama-q5_1.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q5_1.gguf", "tiny-llama-q5_1.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q5_0.gguf", "tiny-llama-q5_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q5_0.gguf", "tiny-llama-q5_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q4_1.gguf", "tiny-llama-q4_1.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q4_1.gguf", "tiny-llama-q4_1.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
+    {"tiny-llama-q4_0.gguf", "tiny-llama-q4_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F32},
+    {"tiny-llama-q4_0.gguf", "tiny-llama-q4_0.json", TOL_Q, RMS_Q, false, KUMO_KV_F16},
 };
 
-static void run_case(void **state) {
-    golden_result r;
-    golden_check((const golden_case *)*state, &r);
-}
-
-int main(void) {
-    struct CMUnitTest tests[sizeof CASES / sizeof CASES[0]];
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(run_case, (void *)&CASES[i]);
-        tests[i].name = CASES[i].golden;
-    }
-    return _cmocka_run_group_tests("golden_llama", tests, sizeof CASES / sizeof CASES[0], NULL, NULL);
-}
+int main(void) { return golden_run_cases("golden_llama", CASES, sizeof CASES / sizeof CASES[0]); }

@@ -134,6 +134,7 @@ void golden_check(const golden_case *c, golden_result *res) {
         cp.n_ctx = n + ng;
         cp.n_batch = n;
         cp.n_threads = 2;
+        cp.kv_type = c->kv_type;
         kumo_context *ctx = kumo_context_new(m, &cp, &err);
         assert_non_null(ctx);
         kumo_batch b = kumo_batch_new(n);
@@ -181,11 +182,33 @@ void golden_check(const golden_case *c, golden_result *res) {
         free(toks);
     }
     res->rms = st.n_vals ? sqrt(st.sumsq / st.n_vals) : 0.0;
-    printf("golden %-28s rows %3d (compared %3d, routing differs %d)  max|d| %.5f (tol %g)  rms %.5f  argmax %d/%d  greedy %d/%d\n",
-           c->golden, res->rows, res->rows_compared, res->routing_rows_differ, res->max_abs, c->tol, res->rms,
+    printf("golden %-28s kv=%s rows %3d (compared %3d, routing differs %d)  max|d| %.5f (tol %g)  rms %.5f  argmax %d/%d  greedy %d/%d\n",
+           c->golden, c->kv_type == KUMO_KV_F16 ? "f16" : "f32", res->rows, res->rows_compared, res->routing_rows_differ, res->max_abs, c->tol, res->rms,
            res->argmax_agree, res->argmax_checked, res->greedy_agree, res->greedy_checked);
     if (c->rms_tol > 0) assert_true(res->rms <= c->rms_tol);
     if (c->moe) assert_true(res->routing_rows_differ * 100 <= 3 * res->rows);
     kumo_model_free(m);
     cJSON_Delete(root);
+}
+
+static void run_case(void **state) {
+    golden_result r;
+    golden_check((const golden_case *)*state, &r);
+}
+
+int golden_run_cases(const char *group, const golden_case *cases, size_t n) {
+    struct CMUnitTest *tests = calloc(n, sizeof *tests);
+    char (*names)[96] = calloc(n, sizeof *names);
+    assert_non_null(tests);
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%s kv=%s", cases[i].golden,
+                 cases[i].kv_type == KUMO_KV_F16 ? "f16" : "f32");
+        tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(run_case, (void *)&cases[i]);
+        tests[i].name = names[i];
+    }
+    int rc = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+    free(tests);
+    free(names);
+    return rc;
 }

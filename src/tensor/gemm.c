@@ -22,6 +22,7 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
     case GGML_TYPE_Q5_0: *hdr = 32; *body = 320; *group = 2; return true;
     case GGML_TYPE_Q4_1: *hdr = 64; *body = 256; *group = 1; return true;
     case GGML_TYPE_Q5_1: *hdr = 64; *body = 320; *group = 1; return true;
+    case GGML_TYPE_Q2_K: *hdr = 64; *body = 1280; *group = 1; return true;
     case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; *group = 1; return true;
     case GGML_TYPE_Q5_K: *hdr = 64; *body = 2752; *group = 1; return true;
     case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; *group = 2; return true;
@@ -30,8 +31,9 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
 }
 
 static int type_act(uint32_t type) {
-    return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K ? GEMM_ACT_Q8_256
-                                                                                        : GEMM_ACT_Q8_32;
+    return type == GGML_TYPE_Q2_K || type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K
+               ? GEMM_ACT_Q8_256
+               : GEMM_ACT_Q8_32;
 }
 
 /* Scatters n_words 4-byte words of one row (src) into lane `lane` of n_words consecutive 64-byte
@@ -104,6 +106,21 @@ static void pack_q5_1(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 64, lane, b->qs, 4, 0);
 }
 
+/* Q2_K: header d ×16 then dmin ×16; body (1280 bytes): the (scale | min << 4) bytes of sub-blocks 2p
+ * and 2p+1 side by side per row (8 groups of 32 bytes: row i at 2i, 2i+1, so a zero-extension to 16
+ * bits gives each lane the pair), then the 16 groups of qs words. Quant byte 32n + l holds in bits
+ * 2k, 2k+1 element 128n + 32k + l, of sub-block 8n + 2k + l / 16. */
+static void pack_q2_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q2_K *b = row_block;
+    put_half(hdr, lane, b->d);
+    put_half(hdr + 32, lane, b->dmin);
+    for (int p = 0; p < 8; p++) {
+        body[32 * p + 2 * lane] = b->scales[2 * p];
+        body[32 * p + 2 * lane + 1] = b->scales[2 * p + 1];
+    }
+    scatter_words(body + 256, lane, b->qs, 16, 0);
+}
+
 /* Q4_K: header d ×16 then dmin ×16; body (2240 bytes): the 12 packed scale bytes as 3 groups of 64
  * bytes (word k of each row's scales), then 32 groups: word c of each row's qs. */
 static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
@@ -166,6 +183,7 @@ static pack_block_fn pack_fn(uint32_t type) {
     case GGML_TYPE_Q5_0: return pack_q5_0;
     case GGML_TYPE_Q4_1: return pack_q4_1;
     case GGML_TYPE_Q5_1: return pack_q5_1;
+    case GGML_TYPE_Q2_K: return pack_q2_K;
     case GGML_TYPE_Q4_K: return pack_q4_K;
     case GGML_TYPE_Q5_K: return pack_q5_K;
     case GGML_TYPE_Q6_K: return pack_q6_K;
@@ -393,13 +411,14 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
  * int32 | d·Σq rounded to fp16 [nb] float (the min term of Q4_1/Q5_1, as the reference's Q8_1 has it).
  * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 16 int32
  * per block: -32·B_j, B_j the sum of the quants of 16-element sub-block j (the Q6_K kernels start
- * sub-block j's dot from it, which subtracts the quants' offset of 32). Each Q4_K pair word holds two
+ * sub-block j's dot from it, which subtracts the quants' offset of 32) | 8 int32 per block: (B_2p, B_2p+1) as
+ * int16 pairs, for the Q2_K mins. Each Q4_K pair word holds two
  * int16 sums (low half, high half) of the quants of the 32-element sub-blocks whose mins the kernel
  * finds paired the same way in its registers: (A0,A2) (A1,A3) (A4,A6) (A5,A7). */
 size_t gemm_act_row_bytes(int act, int64_t n_in) {
     size_t n;
     if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 20;
-    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64);
+    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64 + 32);
     return (n + 63) / 64 * 64;
 }
 
@@ -443,6 +462,7 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
             mp[4 * b + 2] = pair16(a[4], a[6]);
             mp[4 * b + 3] = pair16(a[5], a[7]);
             for (int j = 0; j < 16; j++) bp[16 * b + j] = -32 * blk.bsums[j];
+            for (int j = 0; j < 8; j++) bp[16 * nb + 8 * b + j] = (int32_t)pair16(blk.bsums[2 * j], blk.bsums[2 * j + 1]);
         }
     }
 }
@@ -640,7 +660,47 @@ static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     }
 }
 
+static void q2_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const uint32_t *pairs = (const uint32_t *)(da + nb) + 20 * nb;
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            const int8_t *q = qa + QK_K * b;
+            int B[16];
+            for (int p = 0; p < 8; p++) {
+                B[2 * p] = pair_lo(pairs[8 * b + p]);
+                B[2 * p + 1] = pair_hi(pairs[8 * b + p]);
+            }
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                int32_t isum = 0, msum = 0;
+                for (int j = 0; j < 16; j++) {
+                    /* sub-block j = 8n + 2k + g: elements 128n + 32k + 16g + (0..15), bits 2k of words 8n + 4g + c */
+                    const int n = j / 8, k = (j % 8) / 2, g = j % 2;
+                    const uint8_t sm = body[32 * (j / 2) + 2 * i + g];
+                    int32_t s = 0;
+                    for (int c = 0; c < 4; c++)
+                        for (int e = 0; e < 4; e++) {
+                            const int u = (body[256 + 64 * (8 * n + 4 * g + c) + 4 * i + e] >> (2 * k)) & 3;
+                            s += u * q[128 * n + 32 * k + 16 * g + 4 * c + e];
+                        }
+                    isum += (sm & 0xF) * s;
+                    msum += (sm >> 4) * B[j];
+                }
+                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
+                acc[i] -= hdr_half(hdr + 32, i) * da[b] * (float)msum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
 void gemm_kernels_portable(gemm_kernel_fn table[]) {
+    table[GGML_TYPE_Q2_K] = q2_K_kernel_ref;
     table[GGML_TYPE_Q8_0] = q8_0_kernel_ref;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_ref;
     table[GGML_TYPE_Q5_0] = q5_0_kernel_ref;

@@ -301,6 +301,70 @@ AVX512 INLINE void q5_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     k4_tile(1, w, panel, act, T, y, ldy, n_rows);
 }
 
+/* ======================= Q2_K ======================= */
+
+/* Per 256-block: for each half n, the 8 qs words of its two 16-element columns are loaded once and
+ * shifted for the four 2-bit planes k; sub-blocks 8n + 2k (g = 0) and 8n + 2k + 1 (g = 1) get their
+ * scales from one zero-extended pair word, and the mins term Σ m_j B_j comes from 16-bit
+ * multiply-adds of the min pairs with the activation's (B_2p, B_2p+1) pairs. */
+AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    const __m512i m2 = _mm512_set1_epi8(0x03), lo4 = _mm512_set1_epi32(0x0F), m4w = _mm512_set1_epi16(0x0F);
+    __m512 acc[GEMM_MAX_T];
+    const int8_t *qa[GEMM_MAX_T];
+    const float *da[GEMM_MAX_T];
+    const int32_t *bp[GEMM_MAX_T];
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm512_setzero_ps();
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], n_in);
+        bp[t] = (const int32_t *)(da[t] + nb) + 20 * nb;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *hdr = panel + (size_t)b * 1344, *body = hdr + 64, *qs = body + 256;
+        prefetch_acts(T, qa, QK_K * b, 4);
+        __m512i isum[GEMM_MAX_T], msum[GEMM_MAX_T];
+        UNROLL
+        for (int t = 0; t < T; t++) isum[t] = msum[t] = _mm512_setzero_si512();
+        UNROLL
+        for (int n = 0; n < 2; n++) {
+            __m512i v[8];
+            UNROLL
+            for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(qs + 64 * (8 * n + c));
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                const int p = 4 * n + k;
+                const __m512i sp = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(body + 32 * p)));
+                const __m512i sc0 = _mm512_and_si512(sp, lo4), sc1 = _mm512_and_si512(_mm512_srli_epi32(sp, 16), lo4);
+                const __m512i mins = _mm512_and_si512(_mm512_srli_epi16(sp, 4), m4w);
+                __m512i u[8];
+                UNROLL
+                for (int c = 0; c < 8; c++) u[c] = _mm512_and_si512(k ? _mm512_srli_epi16(v[c], 2 * k) : v[c], m2);
+                UNROLL
+                for (int t = 0; t < T; t++) {
+                    const int8_t *q = qa[t] + QK_K * b + 128 * n + 32 * k;
+                    __m512i d0, d1;
+                    DOT_WORDS(d0, _mm512_setzero_si512(), u, 4, q, Q4_K_OFF);
+                    DOT_WORDS(d1, _mm512_setzero_si512(), (u + 4), 4, q + 16, Q4_K_OFF);
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(d0, sc0), _mm512_mullo_epi32(d1, sc1)));
+                    msum[t] = _mm512_dpwssd_epi32(msum[t], mins, _mm512_set1_epi32(bp[t][8 * b + p]));
+                }
+            }
+        }
+        const __m512 dw = load_halves(hdr), dmw = load_halves(hdr + 32);
+        UNROLL
+        for (int t = 0; t < T; t++) {
+            const __m512 dd = _mm512_set1_ps(da[t][b]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, dd), acc[t]);
+            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmw, dd), acc[t]);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
+}
+
 /* ======================= Q6_K ======================= */
 
 #define Q6_K_OFF(c) (4 * (c))
@@ -525,6 +589,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
     float *d = (float *)(dst + n);
     uint32_t *mp = (uint32_t *)(d + nb);
     int32_t *bias = (int32_t *)(mp + 4 * nb);
+    uint32_t *bpair = (uint32_t *)(bias + 16 * nb);
     const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
     for (int64_t b = 0; b < nb; b++, x += QK_K) {
         int8_t *qs = (int8_t *)dst + QK_K * b;
@@ -536,6 +601,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
             d[b] = 0.0f;
             memset(mp + 4 * b, 0, 16);
             memset(bias + 16 * b, 0, 64);
+            memset(bpair + 8 * b, 0, 32);
             continue;
         }
         /* the scale's sign comes from the first element of largest magnitude */
@@ -565,6 +631,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
         mp[4 * b + 2] = pair16(a[4], a[6]);
         mp[4 * b + 3] = pair16(a[5], a[7]);
         for (int j = 0; j < 16; j++) bias[16 * b + j] = -32 * bs[j];
+        for (int j = 0; j < 8; j++) bpair[8 * b + j] = pair16(bs[2 * j], bs[2 * j + 1]);
     }
 }
 
@@ -596,6 +663,7 @@ KERNEL_FOR(q4_0_kernel_avx512, q4_0_tile)
 KERNEL_FOR(q5_0_kernel_avx512, q5_0_tile)
 KERNEL_FOR(q4_1_kernel_avx512, q4_1_tile)
 KERNEL_FOR(q5_1_kernel_avx512, q5_1_tile)
+KERNEL_FOR(q2_K_kernel_avx512, q2_K_tile)
 KERNEL_FOR(q4_K_kernel_avx512, q4_K_tile)
 KERNEL_FOR(q5_K_kernel_avx512, q5_K_tile)
 KERNEL_FOR(q6_K_kernel_avx512, q6_K_tile)
@@ -603,6 +671,7 @@ KERNEL_FOR(q6_K_kernel_avx512, q6_K_tile)
 void gemm_kernels_avx512(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx512;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_avx512;
+    table[GGML_TYPE_Q2_K] = q2_K_kernel_avx512;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx512;
     table[GGML_TYPE_Q4_1] = q4_1_kernel_avx512;
     if (__builtin_cpu_supports("gfni")) {

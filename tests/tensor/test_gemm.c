@@ -44,8 +44,8 @@ static float rng_val(rng_t *r) {
     return v;
 }
 
-static const uint32_t PACKED_TYPES[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_1,
-                                        GGML_TYPE_Q5_1, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+static const uint32_t PACKED_TYPES[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_1,
+                                        GGML_TYPE_Q2_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 
 /* The best kernel this CPU has for a packed type, whatever KUMO_ISA selects. */
 static gemm_kernel_fn best_kernel(uint32_t type) {
@@ -210,7 +210,7 @@ static void stacked_slices(void **state) {
 static void batch_rows_threads_exact(void **state) {
     (void)state;
     const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, GGML_TYPE_Q5_K,
-                              GGML_TYPE_Q5_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_1, GGML_TYPE_Q3_K, GGML_TYPE_F16,
+                              GGML_TYPE_Q5_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_1, GGML_TYPE_Q3_K, GGML_TYPE_Q2_K, GGML_TYPE_F16,
                               GGML_TYPE_BF16, GGML_TYPE_F32};
     const int64_t n_in = 512, n_out = 40;
     const int n_x = 13;

@@ -153,8 +153,9 @@ static int run(int argc, char **argv) {
     print_json_string(base ? base + 1 : model_path);
     printf(",\n\"engine\": \"kumo\",\n\"settings\": {\"architecture\": ");
     print_json_string(info.arch);
-    printf(", \"n_vocab\": %d, \"n_ctx\": %d, \"n_threads\": %d, \"kv_cache\": \"f32\", \"n_greedy\": %d},\n",
-           n_vocab, kumo_context_n_ctx(ctx), kumo_context_n_threads(ctx), n_predict);
+    printf(", \"n_vocab\": %d, \"n_ctx\": %d, \"n_threads\": %d, \"kv_cache\": \"%s\", \"n_greedy\": %d},\n",
+           n_vocab, kumo_context_n_ctx(ctx), kumo_context_n_threads(ctx), kv_type == KUMO_KV_F32 ? "f32" : "f16",
+           n_predict);
     printf("\"prompts\": [\n{\"text\": ");
     print_json_string(prompt);
     printf(",\n \"tokens\": [");

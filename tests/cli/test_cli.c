@@ -248,6 +248,10 @@ static void kv_type_option(void **state) {
         const cJSON *g = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "prompts"), 0), "greedy_tokens");
         const int want[4] = {432, 383, 286, 261};
         for (int i = 0; i < 4; i++) assert_int_equal(cJSON_GetArrayItem(g, i)->valueint, want[i]);
+        /* the settings name the cache type the run used */
+        const cJSON *kv = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"), "kv_cache");
+        assert_true(cJSON_IsString(kv));
+        assert_string_equal(kv->valuestring, types[t]);
         cJSON_Delete(j);
     }
     const double d = prompt_logits_max_diff(json[0], json[1]);

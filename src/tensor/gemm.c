@@ -23,6 +23,7 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
     case GGML_TYPE_Q4_1: *hdr = 64; *body = 256; *group = 1; return true;
     case GGML_TYPE_Q5_1: *hdr = 64; *body = 320; *group = 1; return true;
     case GGML_TYPE_Q2_K: *hdr = 64; *body = 1280; *group = 1; return true;
+    case GGML_TYPE_Q3_K: *hdr = 32; *body = 1728; *group = 2; return true;
     case GGML_TYPE_Q4_K: *hdr = 64; *body = 2240; *group = 1; return true;
     case GGML_TYPE_Q5_K: *hdr = 64; *body = 2752; *group = 1; return true;
     case GGML_TYPE_Q6_K: *hdr = 32; *body = 3328; *group = 2; return true;
@@ -31,7 +32,7 @@ static bool panel_block_bytes(uint32_t type, size_t *hdr, size_t *body, int *gro
 }
 
 static int type_act(uint32_t type) {
-    return type == GGML_TYPE_Q2_K || type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K
+    return type == GGML_TYPE_Q2_K || type == GGML_TYPE_Q3_K || type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K
                ? GEMM_ACT_Q8_256
                : GEMM_ACT_Q8_32;
 }
@@ -121,6 +122,18 @@ static void pack_q2_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 256, lane, b->qs, 16, 0);
 }
 
+/* Q3_K: header d ×16; body (1728 bytes): the 12 packed scale bytes as 3 groups of words (as Q4_K's),
+ * the 8 groups of hmask words, then the 16 groups of qs words. Element 128n + 32k + l (sub-block
+ * 8n + 2k + l / 16) has its low bits in bits 2k, 2k+1 of qs byte 32n + l and its high bit in bit
+ * 4n + k of hmask byte l. */
+static void pack_q3_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
+    const block_q3_K *b = row_block;
+    put_half(hdr, lane, b->d);
+    scatter_words(body, lane, b->scales, 3, 0);
+    scatter_words(body + 192, lane, b->hmask, 8, 0);
+    scatter_words(body + 704, lane, b->qs, 16, 0);
+}
+
 /* Q4_K: header d ×16 then dmin ×16; body (2240 bytes): the 12 packed scale bytes as 3 groups of 64
  * bytes (word k of each row's scales), then 32 groups: word c of each row's qs. */
 static void pack_q4_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
@@ -184,6 +197,7 @@ static pack_block_fn pack_fn(uint32_t type) {
     case GGML_TYPE_Q4_1: return pack_q4_1;
     case GGML_TYPE_Q5_1: return pack_q5_1;
     case GGML_TYPE_Q2_K: return pack_q2_K;
+    case GGML_TYPE_Q3_K: return pack_q3_K;
     case GGML_TYPE_Q4_K: return pack_q4_K;
     case GGML_TYPE_Q5_K: return pack_q5_K;
     case GGML_TYPE_Q6_K: return pack_q6_K;
@@ -699,7 +713,53 @@ static void q2_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     }
 }
 
+/* The 16 scales of a Q3_K row (6 bits each, stored biased by 32) from its 12 packed bytes. */
+static void q3_K_row_scales(const uint8_t s12[12], int sc[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int lo = j < 8 ? s12[j] & 0xF : s12[j - 8] >> 4;
+        const int hi = (s12[8 + j % 4] >> (2 * (j / 4))) & 3;
+        sc[j] = (lo | hi << 4) - 32;
+    }
+}
+
+static void q3_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    for (int t = 0; t < T; t++) {
+        const int8_t *qa = (const int8_t *)act[t];
+        const float *da = gemm_act_d(act[t], n_in);
+        const int32_t *bias = (const int32_t *)(da + nb) + 4 * nb;
+        float acc[GEMM_PANEL] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
+            const int8_t *q = qa + QK_K * b;
+            for (int i = 0; i < GEMM_PANEL; i++) {
+                uint8_t s12[12];
+                int sc[16];
+                for (int k = 0; k < 3; k++) memcpy(s12 + 4 * k, body + 64 * k + 4 * i, 4);
+                q3_K_row_scales(s12, sc);
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    const int n = j / 8, k = (j % 8) / 2, g = j % 2;
+                    int32_t s = bias[16 * b + j]; /* -32·B_j: with quants times 8, 8·Σ(q - 4)·a */
+                    for (int c = 0; c < 4; c++)
+                        for (int e = 0; e < 4; e++) {
+                            const int l = 16 * g + 4 * c + e;
+                            const int q2 = (body[704 + 64 * (8 * n + l / 4) + 4 * i + e] >> (2 * k)) & 3;
+                            const int h = (body[192 + 64 * (l / 4) + 4 * i + e] >> (4 * n + k)) & 1;
+                            s += 8 * (q2 + 4 * h) * q[128 * n + 32 * k + l];
+                        }
+                    isum += sc[j] * s;
+                }
+                acc[i] += hdr_half(hdr, i) * (da[b] * 0.125f) * (float)isum;
+            }
+        }
+        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
+    }
+}
+
 void gemm_kernels_portable(gemm_kernel_fn table[]) {
+    table[GGML_TYPE_Q3_K] = q3_K_kernel_ref;
     table[GGML_TYPE_Q2_K] = q2_K_kernel_ref;
     table[GGML_TYPE_Q8_0] = q8_0_kernel_ref;
     table[GGML_TYPE_Q4_0] = q4_0_kernel_ref;

@@ -113,15 +113,23 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
 /* unpacked word c < 4: low nibbles = elements 4c..; c >= 4: high nibbles = elements 16 + 4(c-4).. */
 #define Q4_0_OFF(c) ((c) < 4 ? 4 * (c) : 16 + 4 * ((c) - 4))
 
-/* Bit j of every byte of h moved to bit 4, the other bits cleared: one GF(2) affine map. GFNI,
- * which the kernel table only uses when the CPU has it; written as assembly so the file's other
- * kernels are not compiled for GFNI (CPUs with AVX-512 VNNI but no GFNI exist: Cascade Lake). */
-AVX512 INLINE __m512i bit_to_bit4(__m512i h, int j) {
-    const __m512i a = _mm512_set1_epi64((long long)(1ull << (24 + j))); /* byte 3 = the row of output bit 4 */
+/* Every byte of x mapped by the GF(2) bit matrix `matrix` (byte 7 - i of it selects the input bits
+ * whose parity is output bit i): here, moving bits to new places and clearing the rest in one
+ * instruction. GFNI, which the kernel table only uses when the CPU has it; written as assembly so the
+ * file's other kernels are not compiled for GFNI (CPUs with AVX-512 VNNI but no GFNI exist: Cascade
+ * Lake). */
+AVX512 INLINE __m512i gf_bits(__m512i x, uint64_t matrix) {
+    const __m512i a = _mm512_set1_epi64((long long)matrix);
     __m512i r;
-    __asm__("vgf2p8affineqb $0, %2, %1, %0" : "=v"(r) : "v"(h), "v"(a));
+    __asm__("vgf2p8affineqb $0, %2, %1, %0" : "=v"(r) : "v"(x), "v"(a));
     return r;
 }
+
+/* the GF(2) matrix sending input bit `from` to output bit `to` */
+#define GF_MOVE(from, to) ((uint64_t)1 << (from) << (8 * (7 - (to))))
+
+/* Bit j of every byte of h moved to bit 4, the other bits cleared. */
+AVX512 INLINE __m512i bit_to_bit4(__m512i h, int j) { return gf_bits(h, GF_MOVE(j, 4)); }
 
 /* One 32-block of the nibble types. QH: fifth bits in a 64-byte group in front of the quants (see
  * pack_q5_0); MIN: a second fp16 header (m) whose term m·(d_a Σq_a) comes from the activation row;
@@ -360,6 +368,84 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, dd), acc[t]);
             acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmw, dd), acc[t]);
         }
+    }
+    UNROLL
+    for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
+}
+
+/* ======================= Q3_K ======================= */
+
+/* The 16 6-bit scales of each row lane (kumo's Q3_K scale packing, as the reference's), minus 32,
+ * as 4 vectors of 4 signed bytes: vector q holds sub-blocks 4q..4q+3. */
+AVX512 INLINE void q3_K_scales(const uint8_t *body, __m512i sv[4]) {
+    const __m512i a0 = _mm512_loadu_si512(body), a1 = _mm512_loadu_si512(body + 64), a2 = _mm512_loadu_si512(body + 128);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03), k32 = _mm512_set1_epi8(32);
+    const __m512i lo[4] = {a0, a1, _mm512_srli_epi32(a0, 4), _mm512_srli_epi32(a1, 4)};
+    UNROLL
+    for (int q = 0; q < 4; q++) {
+        const __m512i hi = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(a2, 2 * q), m2), 4);
+        sv[q] = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(lo[q], m4), hi), k32);
+    }
+}
+
+/* Per 256-block: the quant (q2 + 4·hbit, 0-7) is unpacked shifted left by 3, into bits 3-5, by two
+ * GF(2) maps and an OR; each 16-element sub-block's chain starts from the activation's -32·B_j, so it
+ * yields 8·Σ (q - 4)·a exactly, and the factor 8 goes into the float scale (a power of two: exact). */
+AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
+                             float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks, n_in = w->n_in;
+    __m512 acc[GEMM_MAX_T];
+    const int8_t *qa[GEMM_MAX_T];
+    const float *da[GEMM_MAX_T];
+    const int32_t *bias[GEMM_MAX_T];
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm512_setzero_ps();
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], n_in);
+        bias[t] = (const int32_t *)(da[t] + nb) + 4 * nb;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* groups of two blocks: 64 bytes of headers, then the two 1728-byte bodies */
+        const uint8_t *grp = panel + (size_t)(b >> 1) * 3520, *body = grp + 64 + (b & 1) * 1728;
+        const uint8_t *hm = body + 192, *qs = body + 704;
+        prefetch_acts(T, qa, QK_K * b, 4);
+        __m512i sv[4];
+        q3_K_scales(body, sv);
+        __m512i isum[GEMM_MAX_T];
+        UNROLL
+        for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
+        UNROLL
+        for (int n = 0; n < 2; n++) {
+            __m512i v[8];
+            UNROLL
+            for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(qs + 64 * (8 * n + c));
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                __m512i u[8];
+                UNROLL
+                for (int c = 0; c < 8; c++)
+                    u[c] = _mm512_or_si512(gf_bits(v[c], GF_MOVE(2 * k, 3) | GF_MOVE(2 * k + 1, 4)),
+                                           gf_bits(_mm512_loadu_si512(hm + 64 * c), GF_MOVE(4 * n + k, 5)));
+                UNROLL
+                for (int g = 0; g < 2; g++) {
+                    const int j = 8 * n + 2 * k + g;
+                    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24);
+                    UNROLL
+                    for (int t = 0; t < T; t++) {
+                        __m512i d;
+                        DOT_WORDS(d, _mm512_set1_epi32(bias[t][16 * b + j]), (u + 4 * g), 4,
+                                  qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g, Q4_K_OFF);
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
+                    }
+                }
+            }
+        }
+        const __m512 dw = load_halves(grp + (b & 1) * 32);
+        UNROLL
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b] * 0.125f)),
+                                     acc[t]);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
@@ -664,6 +750,7 @@ KERNEL_FOR(q5_0_kernel_avx512, q5_0_tile)
 KERNEL_FOR(q4_1_kernel_avx512, q4_1_tile)
 KERNEL_FOR(q5_1_kernel_avx512, q5_1_tile)
 KERNEL_FOR(q2_K_kernel_avx512, q2_K_tile)
+KERNEL_FOR(q3_K_kernel_avx512, q3_K_tile)
 KERNEL_FOR(q4_K_kernel_avx512, q4_K_tile)
 KERNEL_FOR(q5_K_kernel_avx512, q5_K_tile)
 KERNEL_FOR(q6_K_kernel_avx512, q6_K_tile)
@@ -678,6 +765,7 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) {
         table[GGML_TYPE_Q5_0] = q5_0_kernel_avx512;
         table[GGML_TYPE_Q5_1] = q5_1_kernel_avx512;
         table[GGML_TYPE_Q5_K] = q5_K_kernel_avx512;
+        table[GGML_TYPE_Q3_K] = q3_K_kernel_avx512;
     }
     table[GGML_TYPE_Q6_K] = q6_K_kernel_avx512;
 }

@@ -45,7 +45,7 @@ static float rng_val(rng_t *r) {
 }
 
 static const uint32_t PACKED_TYPES[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_1,
-                                        GGML_TYPE_Q2_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+                                        GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 
 /* The best kernel this CPU has for a packed type, whatever KUMO_ISA selects. */
 static gemm_kernel_fn best_kernel(uint32_t type) {

@@ -37,23 +37,9 @@
 
 #include "tensor/attention.h"
 #include "tensor/quant_impl.h"
+#include "test_rng.h"
 
 #define TOL_ABS 4e-6
-
-typedef struct {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r) {
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return r->s;
-}
-
-static float rng_uniform(rng_t *r, float lo, float hi) {
-    return lo + (hi - lo) * (float)((rng_next(r) >> 40) * 0x1p-24);
-}
 
 /* A K/V value: mostly uniform in [-2, 2], 1 in 16 tiny enough to be a subnormal half. */
 static float rng_kv(rng_t *r) {

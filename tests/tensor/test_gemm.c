@@ -21,21 +21,7 @@
 #include "tensor/quant_impl.h"
 #include "tensor/quantize.h"
 #include "tensor/threadpool.h"
-
-typedef struct {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r) {
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return r->s;
-}
-
-static float rng_uniform(rng_t *r, float lo, float hi) {
-    return lo + (hi - lo) * (float)((rng_next(r) >> 40) * 0x1p-24);
-}
+#include "test_rng.h"
 
 /* Roughly normal with occasional outliers, like activations and weights. */
 static float rng_val(rng_t *r) {

@@ -18,23 +18,9 @@
 #include "testutil.h"
 #include "tensor/quant.h"
 #include "tensor/quant_impl.h"
+#include "test_rng.h"
 
 /* ---------- helpers ---------- */
-
-typedef struct {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r) {
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return r->s;
-}
-
-static float rng_uniform(rng_t *r, float lo, float hi) {
-    return lo + (hi - lo) * (float)((rng_next(r) >> 40) * 0x1p-24);
-}
 
 static int rng_int(rng_t *r, int lo, int hi) { /* inclusive */
     return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/pair_heap.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab_internal.h"
 
@@ -22,66 +23,30 @@ typedef struct bpe_pair {
     int32_t right_id;
 } bpe_pair;
 
+static inline bool pair_first(const bpe_pair *a, const bpe_pair *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+PAIR_HEAP_DEFINE(bpe_heap, bpe_pair, pair_first)
+
 typedef struct bpe_state {
     const kumo_vocab *v;
     const char *text;
     tokbuf *out;
     int32_t *ids, *prev, *next;
     size_t sym_cap;
-    bpe_pair *heap;
-    size_t heap_n, heap_cap;
+    bpe_heap heap;
     char *enc; /* GPT-2 byte characters of the word, for the ignore_merges lookup */
     size_t enc_cap;
     bool failed;
 } bpe_state;
-
-static bool pair_first(const bpe_pair *a, const bpe_pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(bpe_state *st, bpe_pair p) {
-    if (st->heap_n == st->heap_cap) {
-        size_t cap = st->heap_cap ? st->heap_cap * 2 : 64;
-        bpe_pair *h = realloc(st->heap, cap * sizeof *h);
-        if (!h) {
-            st->failed = true;
-            return;
-        }
-        st->heap = h;
-        st->heap_cap = cap;
-    }
-    size_t i = st->heap_n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_first(&p, &st->heap[parent])) break;
-        st->heap[i] = st->heap[parent];
-        i = parent;
-    }
-    st->heap[i] = p;
-}
-
-static bpe_pair heap_pop(bpe_state *st) {
-    bpe_pair top = st->heap[0];
-    bpe_pair last = st->heap[--st->heap_n];
-    size_t i = 0, n = st->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_first(&st->heap[c + 1], &st->heap[c])) c++;
-        if (!pair_first(&st->heap[c], &last)) break;
-        st->heap[i] = st->heap[c];
-        i = c;
-    }
-    if (n > 0) st->heap[i] = last;
-    return top;
-}
 
 static void try_add_pair(bpe_state *st, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     int32_t a = st->ids[left], b = st->ids[right];
     if (a < 0 || b < 0) return;
     int32_t rank = vocab_merge_rank(st->v, a, b);
-    if (rank >= 0) heap_push(st, (bpe_pair){rank, left, a, b});
+    if (rank >= 0 && !bpe_heap_push(&st->heap, (bpe_pair){rank, left, a, b})) st->failed = true;
 }
 
 static bool reserve_symbols(bpe_state *st, size_t n) {
@@ -145,10 +110,10 @@ static int bpe_word(void *ud, size_t off, size_t len) {
         st->prev[i] = i - 1;
         st->next[i] = i + 1 < n ? i + 1 : -1;
     }
-    st->heap_n = 0;
+    st->heap.n = 0;
     for (int32_t i = 1; i < n; i++) try_add_pair(st, i - 1, i);
-    while (st->heap_n > 0 && !st->failed) {
-        bpe_pair p = heap_pop(st);
+    while (st->heap.n > 0 && !st->failed) {
+        bpe_pair p = bpe_heap_pop(&st->heap);
         int32_t l = p.left;
         if (st->ids[l] != p.left_id) continue;
         int32_t r = st->next[l];
@@ -220,7 +185,7 @@ int bpe_tokenize(const kumo_vocab *v, const char *text, size_t len, tokbuf *out)
     free(st.ids);
     free(st.prev);
     free(st.next);
-    free(st.heap);
+    free(st.heap.items);
     free(st.enc);
     free(copy);
     return rc == 0 && !st.failed ? 0 : -1;

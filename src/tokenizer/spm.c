@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/pair_heap.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer/vocab_internal.h"
 
@@ -30,56 +31,20 @@ typedef struct spm_pair {
     uint32_t size; /* bytes of left + right when queued; a mismatch later means stale */
 } spm_pair;
 
+/* Heap order: higher score first, then the leftmost pair. */
+static inline bool pair_first(const spm_pair *a, const spm_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+PAIR_HEAP_DEFINE(spm_heap, spm_pair, pair_first)
+
 typedef struct spm_state {
     const kumo_vocab *v;
     const char *text;
     spm_sym *sym;
-    spm_pair *heap;
-    size_t heap_n, heap_cap;
+    spm_heap heap;
     bool failed;
 } spm_state;
-
-/* Heap order: higher score first, then the leftmost pair. */
-static bool pair_first(const spm_pair *a, const spm_pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(spm_state *st, spm_pair p) {
-    if (st->heap_n == st->heap_cap) {
-        size_t cap = st->heap_cap ? st->heap_cap * 2 : 64;
-        spm_pair *h = realloc(st->heap, cap * sizeof *h);
-        if (!h) {
-            st->failed = true;
-            return;
-        }
-        st->heap = h;
-        st->heap_cap = cap;
-    }
-    size_t i = st->heap_n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_first(&p, &st->heap[parent])) break;
-        st->heap[i] = st->heap[parent];
-        i = parent;
-    }
-    st->heap[i] = p;
-}
-
-static spm_pair heap_pop(spm_state *st) {
-    spm_pair top = st->heap[0];
-    spm_pair last = st->heap[--st->heap_n];
-    size_t i = 0, n = st->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_first(&st->heap[c + 1], &st->heap[c])) c++;
-        if (!pair_first(&st->heap[c], &last)) break;
-        st->heap[i] = st->heap[c];
-        i = c;
-    }
-    if (n > 0) st->heap[i] = last;
-    return top;
-}
 
 static void try_add_pair(spm_state *st, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
@@ -88,7 +53,7 @@ static void try_add_pair(spm_state *st, int32_t left, int32_t right) {
     if (size > st->v->max_token_len) return; /* cannot be a token */
     int32_t id = vocab_find(st->v, st->text + l->off, size);
     if (id < 0) return;
-    heap_push(st, (spm_pair){st->v->tok[id].score, left, right, size});
+    if (!spm_heap_push(&st->heap, (spm_pair){st->v->tok[id].score, left, right, size})) st->failed = true;
 }
 
 /* Symbol identity used for the pair index: the code point, or 0x110000 + byte for a byte that is
@@ -220,13 +185,13 @@ int spm_tokenize(const kumo_vocab *v, const char *text, size_t len, bool prefix_
         prev_code = code;
     }
 
-    spm_state st = {v, esc, sym, NULL, 0, 0, false};
+    spm_state st = {v, esc, sym, {NULL, 0, 0}, false};
     for (int32_t seg = 0; seg < n_sym && !st.failed;) {
         int32_t end = seg + 1; /* one past the segment's last symbol */
         while (end < n_sym && sym[end].prev >= 0) end++;
         for (int32_t i = seg + 1; i < end; i++) try_add_pair(&st, i - 1, i);
-        while (st.heap_n > 0 && !st.failed) {
-            spm_pair p = heap_pop(&st);
+        while (st.heap.n > 0 && !st.failed) {
+            spm_pair p = spm_heap_pop(&st.heap);
             spm_sym *l = &sym[p.left], *r = &sym[p.right];
             if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue;
             l->n += r->n;
@@ -242,7 +207,7 @@ int spm_tokenize(const kumo_vocab *v, const char *text, size_t len, bool prefix_
         seg = end;
     }
 
-    free(st.heap);
+    free(st.heap.items);
     free(sym);
     free(esc);
     return st.failed ? -1 : 0;

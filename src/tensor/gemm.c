@@ -522,7 +522,7 @@ static void q8_0_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *c128 = (const int32_t *)(da + nb);
+        const int32_t *c128 = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_C128);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
@@ -544,8 +544,8 @@ static void nib_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uin
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *bias = (const int32_t *)(da + nb) + (qh ? 2 : 1) * nb;
-        const float *ms = da + 4 * nb; /* after d, -128·Σq, -8·Σq, -16·Σq */
+        const int32_t *bias = gemm_act_sums(act[t], n_in, nb, qh ? GEMM_SUMS_C16 : GEMM_SUMS_C8);
+        const float *ms = (const float *)gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_DSUM);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
@@ -597,7 +597,7 @@ static void k4_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const uint32_t *mp = (const uint32_t *)(da + nb);
+        const uint32_t *mp = (const uint32_t *)gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_MIN_PAIRS);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
@@ -647,7 +647,7 @@ static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *bias = (const int32_t *)(da + nb) + 4 * nb;
+        const int32_t *bias = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_BIAS32);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
@@ -680,7 +680,7 @@ static void q2_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const uint32_t *pairs = (const uint32_t *)(da + nb) + 20 * nb;
+        const uint32_t *pairs = (const uint32_t *)gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_B_PAIRS);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
@@ -728,7 +728,7 @@ static void q3_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
         const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *bias = (const int32_t *)(da + nb) + 4 * nb;
+        const int32_t *bias = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_BIAS32);
         float acc[GEMM_PANEL] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);

@@ -141,4 +141,20 @@ static inline size_t gemm_q6k_word_at(int qt, int c, int k) { return 256 + (size
 /* Activation row layout, shared by the kernels. */
 static inline const float *gemm_act_d(const uint8_t *row, int64_t n_in) { return (const float *)(row + n_in); }
 
+/* The per-block sums after the nb block scales of a GEMM row, as 32-bit words; each array starts at
+ * `at` words per block (gemm_act_row_bytes in gemm.c describes the layouts). */
+enum gemm_act_sums {
+    GEMM_SUMS_C128 = 0,      /* Q8_32: -128·Σq, one word per block */
+    GEMM_SUMS_C8 = 1,        /* Q8_32: -8·Σq */
+    GEMM_SUMS_C16 = 2,       /* Q8_32: -16·Σq */
+    GEMM_SUMS_DSUM = 3,      /* Q8_32: d·Σq rounded to fp16, as a float */
+    GEMM_SUMS_MIN_PAIRS = 0, /* Q8_256: 4 words per block, the Q4_K/Q5_K min pairs */
+    GEMM_SUMS_BIAS32 = 4,    /* Q8_256: 16 words per block, -32·B_j */
+    GEMM_SUMS_B_PAIRS = 20,  /* Q8_256: 8 words per block, (B_2p, B_2p+1) as int16 pairs */
+};
+
+static inline const int32_t *gemm_act_sums(const uint8_t *row, int64_t n_in, int64_t nb, int at) {
+    return (const int32_t *)(gemm_act_d(row, n_in) + nb) + (size_t)at * (size_t)nb;
+}
+
 #endif

@@ -156,8 +156,8 @@ AVX2 INLINE void nib_pass(const int QH, const int MIN, const kumo_packed *w, con
     for (int t = 0; t < TT; t++) {
         qa[t] = (const int8_t *)act[t];
         da[t] = gemm_act_d(act[t], w->n_in);
-        ca[t] = (const int32_t *)(da[t] + nb) + (QH ? 2 : 1) * nb; /* -16·Σq or -8·Σq */
-        ms[t] = da[t] + 4 * nb;
+        ca[t] = gemm_act_sums(act[t], w->n_in, nb, QH ? GEMM_SUMS_C16 : GEMM_SUMS_C8);
+        ms[t] = (const float *)gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_DSUM);
         acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
@@ -267,7 +267,7 @@ AVX2 INLINE void k4_pass(const int QH, const kumo_packed *w, const uint8_t *pane
     for (int t = 0; t < TT; t++) {
         qa[t] = (const int8_t *)act[t];
         da[t] = gemm_act_d(act[t], w->n_in);
-        mp[t] = (const int32_t *)(da[t] + nb);
+        mp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_MIN_PAIRS);
         acc[0][t] = acc[1][t] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {

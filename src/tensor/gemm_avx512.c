@@ -44,6 +44,19 @@ AVX512 INLINE void prefetch_acts(const int T, const int8_t *const *qa, int64_t o
         for (int i = 0; i < lines; i++) _mm_prefetch((const char *)(qa[t] + offset + ACT_PF_DIST + 64 * i), _MM_HINT_T0);
 }
 
+/* The start of a tile: zero accumulators, and per token its quants, block scales and the sums array
+ * `at` (gemm_act_sums). */
+AVX512 INLINE void tile_begin(const uint8_t *const *act, const int T, int64_t n_in, int64_t nb, int at, __m512 *acc,
+                              const int8_t **qa, const float **da, const int32_t **sums) {
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        acc[t] = _mm512_setzero_ps();
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], n_in);
+        sums[t] = gemm_act_sums(act[t], n_in, nb, at);
+    }
+}
+
 /* acc += vpdpbusd(w, the 4 bytes at p broadcast). Written as assembly so the broadcast stays inside
  * the instruction's memory operand ({1to16}): the compilers emit a separate vpbroadcastd, which
  * costs a vector-pipe slot per dot step (measured 4-7% of GEMM throughput). */
@@ -90,13 +103,7 @@ AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *ca[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        ca[t] = (const int32_t *)(da[t] + nb);
-    }
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_C128, acc, qa, da, ca);
     /* groups of two blocks: 64 bytes of headers, then the two 512-byte bodies */
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, panel += 1088) {
@@ -174,14 +181,9 @@ AVX512 INLINE void nib_tile(const int QH, const int MIN, const kumo_packed *w, c
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T], *ms[GEMM_MAX_T];
     const int32_t *ca[GEMM_MAX_T];
+    tile_begin(act, T, n_in, nb, QH ? GEMM_SUMS_C16 : GEMM_SUMS_C8, acc, qa, da, ca);
     UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        ca[t] = (const int32_t *)(da[t] + nb) + (QH ? 2 : 1) * nb; /* -16·Σq or -8·Σq */
-        ms[t] = da[t] + 4 * nb; /* d·Σq after d, -128·Σq, -8·Σq, -16·Σq */
-    }
+    for (int t = 0; t < T; t++) ms[t] = (const float *)gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_DSUM);
     int64_t b = 0;
     if (MIN) {
         for (; b < nb; b++, panel += 64 + body_bytes) nib_block(QH, 1, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
@@ -231,13 +233,7 @@ AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *pa
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *mp[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        mp[t] = (const int32_t *)(da[t] + nb);
-    }
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_MIN_PAIRS, acc, qa, da, mp);
     for (int64_t b = 0; b < nb; b++) {
         /* one block per group: 64 bytes of headers (d, dmin), then the 2240 (2752) byte body */
         const uint8_t *hdr = panel + (size_t)b * (QH ? 2816 : 2304), *body = hdr + 64;
@@ -323,13 +319,7 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *bp[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        bp[t] = (const int32_t *)(da[t] + nb) + 20 * nb;
-    }
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_B_PAIRS, acc, qa, da, bp);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *hdr = panel + (size_t)b * 1344, *body = hdr + 64, *qs = body + 256;
         prefetch_acts(T, qa, QK_K * b, 4);
@@ -398,13 +388,7 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *bias[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        bias[t] = (const int32_t *)(da[t] + nb) + 4 * nb;
-    }
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
         /* groups of two blocks: 64 bytes of headers, then the two 1728-byte bodies */
         const uint8_t *grp = panel + (size_t)(b >> 1) * 3520, *body = grp + 64 + (b & 1) * 1728;
@@ -479,13 +463,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *bias[GEMM_MAX_T];
-    UNROLL
-    for (int t = 0; t < T; t++) {
-        acc[t] = _mm512_setzero_ps();
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], n_in);
-        bias[t] = (const int32_t *)(da[t] + nb) + 4 * nb;
-    }
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
         /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
         const uint8_t *grp = panel + (size_t)(b >> 1) * 6720, *body = grp + 64 + (b & 1) * 3328;

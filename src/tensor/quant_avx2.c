@@ -42,29 +42,45 @@ AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-AVX2 static float f16_dot_avx2(int64_t n, const void *w, const void *a) {
-    const uint16_t *x = w, *y = a;
+AVX2 static inline __m256 load_bf16x8(const uint16_t *p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+/* F16 and BF16 rows share these loops; `brain` (a constant in each caller) picks the widening. */
+AVX2 static inline __attribute__((always_inline)) __m256 load_halves8(const uint16_t *p, const bool brain) {
+    return brain ? load_bf16x8(p) : load_f16x8(p);
+}
+
+static inline float widen_half(uint16_t h, const bool brain) { return brain ? kumo_brain_to_float(h) : half(h); }
+
+AVX2 static inline __attribute__((always_inline)) float halves_dot(int64_t n, const uint16_t *x, const uint16_t *y,
+                                                                   const bool brain) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
            acc3 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), acc3);
+        acc0 = _mm256_fmadd_ps(load_halves8(x + i, brain), load_halves8(y + i, brain), acc0);
+        acc1 = _mm256_fmadd_ps(load_halves8(x + i + 8, brain), load_halves8(y + i + 8, brain), acc1);
+        acc2 = _mm256_fmadd_ps(load_halves8(x + i + 16, brain), load_halves8(y + i + 16, brain), acc2);
+        acc3 = _mm256_fmadd_ps(load_halves8(x + i + 24, brain), load_halves8(y + i + 24, brain), acc3);
     }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc0);
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_halves8(x + i, brain), load_halves8(y + i, brain), acc0);
     float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += half(x[i]) * half(y[i]);
+    for (; i < n; i++) sum += widen_half(x[i], brain) * widen_half(y[i], brain);
     return sum;
 }
 
-AVX2 static void f16_to_float_avx2(const void *src, float *dst, int64_t n) {
-    const uint16_t *h = src;
+AVX2 static inline __attribute__((always_inline)) void halves_to_float(const uint16_t *h, float *dst, int64_t n,
+                                                                       const bool brain) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(h + i));
-    for (; i < n; i++) dst[i] = half(h[i]);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_halves8(h + i, brain));
+    for (; i < n; i++) dst[i] = widen_half(h[i], brain);
 }
+
+AVX2 static float f16_dot_avx2(int64_t n, const void *w, const void *a) { return halves_dot(n, w, a, false); }
+
+AVX2 static void f16_to_float_avx2(const void *src, float *dst, int64_t n) { halves_to_float(src, dst, n, false); }
 
 AVX2 static void f16_from_float_avx2(const float *src, void *dst, int64_t n) {
     uint16_t *h = dst;
@@ -75,34 +91,9 @@ AVX2 static void f16_from_float_avx2(const float *src, void *dst, int64_t n) {
     for (; i < n; i++) h[i] = kumo_float_to_half(src[i]);
 }
 
-AVX2 static inline __m256 load_bf16x8(const uint16_t *p) {
-    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-}
+AVX2 static float bf16_dot_avx2(int64_t n, const void *w, const void *a) { return halves_dot(n, w, a, true); }
 
-AVX2 static float bf16_dot_avx2(int64_t n, const void *w, const void *a) {
-    const uint16_t *x = w, *y = a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-           acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += kumo_brain_to_float(x[i]) * kumo_brain_to_float(y[i]);
-    return sum;
-}
-
-AVX2 static void bf16_to_float_avx2(const void *src, float *dst, int64_t n) {
-    const uint16_t *h = src;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(h + i));
-    for (; i < n; i++) dst[i] = kumo_brain_to_float(h[i]);
-}
+AVX2 static void bf16_to_float_avx2(const void *src, float *dst, int64_t n) { halves_to_float(src, dst, n, true); }
 
 /* Same integer recipe as kumo_float_to_brain: add 0x7fff + lsb, keep the top half; nans get the
  * quiet bit instead. */

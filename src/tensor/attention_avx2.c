@@ -12,11 +12,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tensor/quant_x86.h"
+#include "tensor/simd_exp.h"
+
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 #define ROWS 4 /* rows per pass: 8 accumulators and the two halves of K fit 16 registers */
@@ -43,37 +45,11 @@ AVX2 INLINE __m256 maskload8(const void *base, size_t i, int n, __m256i mask, bo
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-/* e^x as exp512 in simd_exp.h: clamp to [-87, 88], x = n·ln2 + r, Taylor series of e^r to r^6, then
- * the exponent n added into the float's exponent field. */
-AVX2 INLINE __m256 exp256(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 AVX2 INLINE float hmax8(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
-}
-
-AVX2 INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* Scores of R rows for one block of 16 positions. */
@@ -113,7 +89,7 @@ AVX2 static void softmax_row(float *s, int n) {
         _mm256_storeu_ps(s + p, e);
         sum = _mm256_add_ps(sum, e);
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum8(sum));
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum_ps(sum));
     for (int p = 0; p < n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
 }
 

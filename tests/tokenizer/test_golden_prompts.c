@@ -9,25 +9,6 @@
 
 #include "tok_test_util.h"
 
-static cJSON *load_json(const char *rel) {
-    size_t len;
-    char *text = read_file(shared_path(rel), &len);
-    assert_non_null(text);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    assert_non_null(j);
-    return j;
-}
-
-static int32_t *json_ids(const cJSON *arr, int *n) {
-    *n = cJSON_GetArraySize(arr);
-    int32_t *ids = malloc(((size_t)*n + 1) * sizeof *ids);
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, arr) ids[i++] = (int32_t)x->valuedouble;
-    return ids;
-}
-
 /* Concatenated pieces, as a streaming printer shows them. */
 static char *concat_pieces(const kumo_vocab *v, const int32_t *ids, int n) {
     size_t cap = 64, len = 0;

@@ -10,25 +10,6 @@
 
 #include "tok_test_util.h"
 
-static cJSON *load_json(const char *rel) {
-    size_t len;
-    char *text = read_file(shared_path(rel), &len);
-    assert_non_null(text);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    assert_non_null(j);
-    return j;
-}
-
-static int32_t *json_ids(const cJSON *arr, int *n) {
-    *n = cJSON_GetArraySize(arr);
-    int32_t *ids = malloc(((size_t)*n + 1) * sizeof *ids);
-    int i = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, arr) ids[i++] = (int32_t)x->valuedouble;
-    return ids;
-}
-
 /* Tokenizes and compares with a JSON id list; prints both on mismatch. */
 static bool check_ids(const kumo_vocab *v, const char *text, bool add_special, bool parse_special,
                       const cJSON *expected, const char *label) {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "format/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -192,6 +194,27 @@ static inline void tok_print_ids(const char *label, const int32_t *ids, int n) {
     fprintf(stderr, "  %s (%d):", label, n);
     for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
     fprintf(stderr, "\n");
+}
+
+/* A JSON file under ../shared, parsed (the test fails if it is missing or malformed). */
+static inline cJSON *load_json(const char *rel) {
+    size_t len;
+    char *text = read_file(shared_path(rel), &len);
+    assert_non_null(text);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+/* A JSON array of token ids as a malloc'd array; *n receives the count. */
+static inline int32_t *json_ids(const cJSON *arr, int *n) {
+    *n = cJSON_GetArraySize(arr);
+    int32_t *ids = malloc(((size_t)*n + 1) * sizeof *ids);
+    int i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, arr) ids[i++] = (int32_t)x->valuedouble;
+    return ids;
 }
 
 #endif

@@ -99,6 +99,30 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...) {
     return 2;
 }
 
+bool cli_take_sampler_option(int argc, char **argv, int *i, kumo_sampler_params *sp, bool *ok) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--temp")) *ok = cli_take_float(argc, argv, i, &sp->temperature);
+    else if (!strcmp(a, "--top-k")) *ok = cli_take_int(argc, argv, i, &sp->top_k);
+    else if (!strcmp(a, "--top-p")) *ok = cli_take_float(argc, argv, i, &sp->top_p);
+    else if (!strcmp(a, "--min-p")) *ok = cli_take_float(argc, argv, i, &sp->min_p);
+    else if (!strcmp(a, "--repeat-penalty")) *ok = cli_take_float(argc, argv, i, &sp->repeat_penalty);
+    else if (!strcmp(a, "--repeat-last-n")) *ok = cli_take_int(argc, argv, i, &sp->repeat_last_n);
+    else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) *ok = cli_take_u64(argc, argv, i, &sp->seed);
+    else return false;
+    return true;
+}
+
+const char *cli_prompt_text(const char *cmd, const char *text, const char *path, size_t *len, char **owned) {
+    *owned = NULL;
+    if (!path) {
+        *len = text ? strlen(text) : 0;
+        return text ? text : "";
+    }
+    *owned = cli_read_file(path, len);
+    if (!*owned) cli_fail(cmd, "cannot read prompt file %s: %s", path, strerror(errno));
+    return *owned;
+}
+
 char *cli_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

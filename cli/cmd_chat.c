@@ -21,7 +21,8 @@ const cli_command CMD_CHAT = {
     "      --system TEXT        a system message at the start of the conversation\n"
     "  -n, --n-predict N        at most N tokens per reply (default 512)\n"
     "  -c, --ctx-size N         context size in tokens (default: the model's, at most 4096)\n"
-    "      --temp T, --top-k K, --top-p P, --min-p P, --repeat-penalty R, -s/--seed S   sampling, as `kumo run`\n"
+    "      --temp T, --top-k K, --top-p P, --min-p P, --repeat-penalty R, --repeat-last-n N, -s/--seed S\n"
+    "                           sampling, as `kumo run`\n"
     "  -t, --threads N          threads (default: all cores)\n"
     "      --kv-type T          KV cache type: f16 (default; half the memory of f32) or f32\n",
 };
@@ -72,12 +73,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--system")) ok = cli_take_str(argc, argv, &i, &system);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = cli_take_int(argc, argv, &i, &n_predict);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = cli_take_int(argc, argv, &i, &n_ctx);
-        else if (!strcmp(a, "--temp")) ok = cli_take_float(argc, argv, &i, &sp.temperature);
-        else if (!strcmp(a, "--top-k")) ok = cli_take_int(argc, argv, &i, &sp.top_k);
-        else if (!strcmp(a, "--top-p")) ok = cli_take_float(argc, argv, &i, &sp.top_p);
-        else if (!strcmp(a, "--min-p")) ok = cli_take_float(argc, argv, &i, &sp.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = cli_take_float(argc, argv, &i, &sp.repeat_penalty);
-        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) ok = cli_take_u64(argc, argv, &i, &sp.seed);
+        else if (cli_take_sampler_option(argc, argv, &i, &sp, &ok)) {}
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
         else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else return cli_usage_error(&CMD_CHAT, "unknown option '%s'", a);

@@ -80,13 +80,10 @@ static int run(int argc, char **argv) {
     if (!model_path) return cli_usage_error(&CMD_LOGITS, "a model is required (-m FILE)");
     if (!prompt && !prompt_file) return cli_usage_error(&CMD_LOGITS, "a prompt is required (-p TEXT or -f FILE)");
     if (n_predict < 0) return cli_usage_error(&CMD_LOGITS, "-n must be >= 0");
-    char *file_text = NULL;
-    size_t prompt_len = prompt ? strlen(prompt) : 0;
-    if (prompt_file) {
-        file_text = cli_read_file(prompt_file, &prompt_len);
-        if (!file_text) return cli_fail("logits", "cannot read %s: %s", prompt_file, strerror(errno));
-        prompt = file_text;
-    }
+    char *file_text;
+    size_t prompt_len;
+    prompt = cli_prompt_text("logits", prompt, prompt_file, &prompt_len, &file_text);
+    if (!prompt) return 1;
     kumo_model *m = cli_load_model("logits", model_path, false);
     if (!m) {
         free(file_text);

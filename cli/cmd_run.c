@@ -44,13 +44,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) ok = cli_take_str(argc, argv, &i, &prompt_file);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = cli_take_int(argc, argv, &i, &n_predict);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = cli_take_int(argc, argv, &i, &n_ctx);
-        else if (!strcmp(a, "--temp")) ok = cli_take_float(argc, argv, &i, &sp.temperature);
-        else if (!strcmp(a, "--top-k")) ok = cli_take_int(argc, argv, &i, &sp.top_k);
-        else if (!strcmp(a, "--top-p")) ok = cli_take_float(argc, argv, &i, &sp.top_p);
-        else if (!strcmp(a, "--min-p")) ok = cli_take_float(argc, argv, &i, &sp.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = cli_take_float(argc, argv, &i, &sp.repeat_penalty);
-        else if (!strcmp(a, "--repeat-last-n")) ok = cli_take_int(argc, argv, &i, &sp.repeat_last_n);
-        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) ok = cli_take_u64(argc, argv, &i, &sp.seed);
+        else if (cli_take_sampler_option(argc, argv, &i, &sp, &ok)) {}
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
         else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else if (!strcmp(a, "--ignore-eos")) ignore_eos = true;
@@ -60,13 +54,10 @@ static int run(int argc, char **argv) {
     }
     if (!model_path) return cli_usage_error(&CMD_RUN, "a model is required (-m FILE)");
     if (n_predict < 0) return cli_usage_error(&CMD_RUN, "-n must be >= 0");
-    char *file_text = NULL;
-    size_t prompt_len = strlen(prompt);
-    if (prompt_file) {
-        file_text = cli_read_file(prompt_file, &prompt_len);
-        if (!file_text) return cli_fail("run", "cannot read prompt file %s: %s", prompt_file, strerror(errno));
-        prompt = file_text;
-    }
+    char *file_text;
+    size_t prompt_len;
+    prompt = cli_prompt_text("run", prompt, prompt_file, &prompt_len, &file_text);
+    if (!prompt) return 1;
     kumo_model *m = cli_load_model("run", model_path, false);
     if (!m) {
         free(file_text);

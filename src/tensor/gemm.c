@@ -161,13 +161,17 @@ static void pack_q5_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
  * two in bits 2tq of qh[32h + i]. One pass over the block (it was one call per element: a third of
  * the load time of a Q4_K_M file). */
 static void q6_K_unpack(const block_q6_K *b, uint8_t u[QK_K]) {
+    /* four elements per step, one byte lane each: the masks keep every shift inside its byte */
     for (int h = 0; h < 2; h++)
-        for (int i = 0; i < 32; i++) {
-            const int l0 = b->ql[64 * h + i], l1 = b->ql[64 * h + 32 + i], hb = b->qh[32 * h + i];
-            u[128 * h + i] = (uint8_t)((l0 & 0xF) | (hb & 3) << 4);
-            u[128 * h + 32 + i] = (uint8_t)((l1 & 0xF) | (hb >> 2 & 3) << 4);
-            u[128 * h + 64 + i] = (uint8_t)((l0 >> 4) | (hb >> 4 & 3) << 4);
-            u[128 * h + 96 + i] = (uint8_t)((l1 >> 4) | (hb >> 6 & 3) << 4);
+        for (int i = 0; i < 32; i += 4) {
+            uint32_t l0, l1, hb;
+            memcpy(&l0, b->ql + 64 * h + i, 4);
+            memcpy(&l1, b->ql + 64 * h + 32 + i, 4);
+            memcpy(&hb, b->qh + 32 * h + i, 4);
+            const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+            const uint32_t v[4] = {(l0 & m4) | (hb & m2) << 4, (l1 & m4) | (hb >> 2 & m2) << 4,
+                                   (l0 >> 4 & m4) | (hb >> 4 & m2) << 4, (l1 >> 4 & m4) | (hb >> 6 & m2) << 4};
+            for (int tq = 0; tq < 4; tq++) memcpy(u + 128 * h + 32 * tq + i, &v[tq], 4);
         }
 }
 
@@ -182,17 +186,14 @@ static void pack_q6_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     for (int j = 0; j < 16; j++) body[16 * j + lane] = (uint8_t)b->scales[j];
     uint8_t u[QK_K];
     q6_K_unpack(b, u);
+    const uint32_t m2 = 0x03030303u;
     for (int qt = 0; qt < 4; qt++)
         for (int c = 0; c < 4; c++) {
-            uint8_t x[3][4];
-            for (int e = 0; e < 4; e++) {
-                const int l = 128 * (qt / 2) + 16 * (qt % 2) + 4 * c + e;
-                const int u3 = u[l + 96];
-                x[0][e] = (uint8_t)(u[l] | (u3 & 3) << 6);
-                x[1][e] = (uint8_t)(u[l + 32] | (u3 >> 2 & 3) << 6);
-                x[2][e] = (uint8_t)(u[l + 64] | (u3 >> 4) << 6);
-            }
-            for (int k = 0; k < 3; k++) scatter_words(body + gemm_q6k_word_at(qt, c, k), lane, x[k], 1, 0);
+            const int l = 128 * (qt / 2) + 16 * (qt % 2) + 4 * c;
+            uint32_t w[4];
+            for (int k = 0; k < 4; k++) memcpy(&w[k], u + l + 32 * k, 4);
+            const uint32_t x[3] = {w[0] | (w[3] & m2) << 6, w[1] | (w[3] >> 2 & m2) << 6, w[2] | (w[3] >> 4 & m2) << 6};
+            for (int k = 0; k < 3; k++) memcpy(body + gemm_q6k_word_at(qt, c, k) + 4 * lane, &x[k], 4);
         }
 }
 
@@ -324,13 +325,14 @@ static void pack_range(const struct pack_job *j) {
         uint8_t *dst = p->data + (size_t)gp * p->panel_bytes;
         if ((panel + 1) * GEMM_PANEL > p->n_out) /* rows past n_out: zero scales, so they add nothing */
             memset(dst, 0, p->panel_bytes);
-        for (int lane = 0; lane < GEMM_PANEL; lane++) {
-            const int64_t r = panel * GEMM_PANEL + lane;
-            if (r >= p->n_out) break;
-            const uint8_t *row = j->src + (size_t)(e * p->n_out + r) * j->row_bytes;
-            for (int64_t b = 0; b < p->n_blocks; b++)
-                j->fn(dst + (gemm_block_hdr(p, dst, b) - dst), dst + (gemm_block_body(p, dst, b) - dst), lane,
-                      row + (size_t)b * j->src_block);
+        const int n_lanes = (int)(p->n_out - panel * GEMM_PANEL < GEMM_PANEL ? p->n_out - panel * GEMM_PANEL : GEMM_PANEL);
+        const uint8_t *rows = j->src + (size_t)(e * p->n_out + panel * GEMM_PANEL) * j->row_bytes;
+        /* block-major: a block's 16 lanes are written while its bytes are in L1 (lane-major order
+         * passed over the whole panel, up to 73 KB, once per lane) */
+        for (int64_t b = 0; b < p->n_blocks; b++) {
+            uint8_t *hdr = (uint8_t *)gemm_block_hdr(p, dst, b), *body = (uint8_t *)gemm_block_body(p, dst, b);
+            for (int lane = 0; lane < n_lanes; lane++)
+                j->fn(hdr, body, lane, rows + (size_t)lane * j->row_bytes + (size_t)b * j->src_block);
         }
     }
 }

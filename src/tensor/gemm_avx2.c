@@ -1,9 +1,9 @@
-/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K and Q5_K panels (Q6_K stays unpacked
- * at this level and goes through the AVX2 vec_dot kernel). A 256-bit register holds 8 of a panel's 16 row lanes, so each
- * 64-byte word group is two halves: rows 0-7, then rows 8-15. Integer dots use maddubs (unsigned ×
- * signed byte pairs into 16-bit sums) and madd (pairs into 32-bit lanes); the float work per block
- * is the same as the AVX-512 kernels': one multiply of the two scales and one multiply-add per row
- * lane, in block order, so results do not depend on the tile either. */
+/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K and Q6_K panels. A 256-bit
+ * register holds 8 of a panel's 16 row lanes, so each 64-byte word group is two halves: rows 0-7,
+ * then rows 8-15. Integer dots use maddubs (unsigned × signed byte pairs into 16-bit sums) and madd
+ * (pairs into 32-bit lanes); the float work per block is the same as the AVX-512 kernels': one
+ * multiply of the two scales and one multiply-add per row lane, in block order, so results do not
+ * depend on the tile either. */
 #include "tensor/gemm.h"
 #include "tensor/quant_impl.h"
 
@@ -35,6 +35,22 @@ AVX2 INLINE void store8(float *y, __m256 v, int n) {
         _mm256_storeu_ps(tmp, v);
         memcpy(y, tmp, (size_t)n * sizeof(float));
     }
+}
+
+/* Two barriers for the passes over two tokens, where registers run short. opaque(v) is v, but a chain
+ * of integer adds through it stays a chain (GCC otherwise reassociates a block's sums into one wide
+ * tree, computing every product first and spilling them). opaque_ptr(p) is p, but loads through it
+ * are not merged with the same loads elsewhere (re-reading a word from L1 is cheaper than the spill
+ * GCC makes to keep it). Q6_K GEMM measured 63 -> 72 GMAC/s with both; with one token they cost
+ * (there GCC has registers to spare), so the kernels apply them only when TT > 1. */
+AVX2 INLINE __m256i opaque(__m256i v) {
+    __asm__("" : "+x"(v));
+    return v;
+}
+
+INLINE const uint8_t *opaque_ptr(const uint8_t *p) {
+    __asm__("" : "+r"(p));
+    return p;
 }
 
 /* Σ over a block of one token with 8 words of one half: u (unsigned weights) · s (signed acts). */
@@ -293,6 +309,126 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
     k4_pass(1, w, panel, act, TT, y, ldy, n_rows);
 }
 
+/* ======================= Q6_K ======================= */
+
+/* Both halves of a block at once, so each activation broadcast serves 16 rows (done per half, the
+ * compilers share the broadcasts between the halves anyway and spill them). Per sub-block j: two
+ * maddubs of quants u (0-63, unsigned) with activations a (signed, |a| <= 128) summed in 16 bits
+ * (2 words · 2 pairs · 63 · 128 = 32256 < 2^15), then one madd with the row's scale duplicated into
+ * both 16-bit halves of its lane. The -32 offset of the quants is one madd per scale pair p:
+ * (32 sc_2p, 32 sc_2p+1) (|.| <= 4096) with the activation's (B_2p, B_2p+1) (|.| <= 2048). The
+ * integer sum is the AVX-512 kernel's, and so is the float work. */
+
+/* The quants of word c of sub-block quarter tq for one half (x: its X0 word, see pack_q6_K): u0..u2
+ * are the low 6 bits of X0..X2; u3 gathers their top bit pairs (the masked bits, moved by 16-bit
+ * shifts, bring only zeros across byte borders). */
+AVX2 INLINE __m256i q6_K_quants(const uint8_t *x, int tq) {
+    if (tq < 3) return _mm256_and_si256(load32(x + 64 * tq), _mm256_set1_epi8(0x3F));
+    const __m256i top = _mm256_set1_epi8((char)0xC0);
+    const __m256i x0 = _mm256_and_si256(load32(x), top), x1 = _mm256_and_si256(load32(x + 64), top);
+    const __m256i x2 = _mm256_and_si256(load32(x + 128), top);
+    /* x2's pair at bits 6-7, x1's at 4-5, x0's at 2-3, then all down by 2 */
+    const __m256i y = _mm256_or_si256(x2, _mm256_or_si256(_mm256_srli_epi16(x1, 2), _mm256_srli_epi16(x0, 4)));
+    return _mm256_srli_epi16(y, 2);
+}
+
+/* Two 16-byte rows of int8 values, one byte per row lane, as int16 pairs (a_i, b_i) in lane i: rows
+ * 0-7 in out[0], rows 8-15 in out[1]. */
+AVX2 INLINE void pair_i8_to_i16(const uint8_t *a, const uint8_t *b, __m256i out[2]) {
+    const __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
+    out[0] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(va, vb));
+    out[1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(va, vb));
+}
+
+AVX2 INLINE void q6_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
+                            const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
+    __m256i isum[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
+    UNROLL
+    for (int p = 0; p < 8; p++) {
+        __m256i sp[2];
+        pair_i8_to_i16(body + 32 * p, body + 32 * p + 16, sp);
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256i bq = _mm256_set1_epi32(bp[t][8 * b + p]);
+            UNROLL
+            for (int hf = 0; hf < 2; hf++)
+                isum[hf][t] = _mm256_sub_epi32(isum[hf][t], _mm256_madd_epi16(_mm256_slli_epi16(sp[hf], 5), bq));
+        }
+    }
+    UNROLL
+    for (int j = 0; j < 16; j++) {
+        /* sub-block j = elements 128h + 32tq + 16g .. +15 */
+        const int h = j / 8, tq = (j % 8) / 2, g = j % 2;
+        const uint8_t *bj = TT > 1 ? opaque_ptr(body) : body;
+        __m256i sc[2];
+        pair_i8_to_i16(bj + 16 * j, bj + 16 * j, sc);
+        UNROLL
+        for (int cp = 0; cp < 2; cp++) {
+            const uint8_t *x0 = bj + gemm_q6k_word_at(2 * h + g, 2 * cp, 0);
+            const uint8_t *x1 = bj + gemm_q6k_word_at(2 * h + g, 2 * cp + 1, 0);
+            __m256i u0[2], u1[2];
+            UNROLL
+            for (int hf = 0; hf < 2; hf++) {
+                u0[hf] = q6_K_quants(x0 + 32 * hf, tq);
+                u1[hf] = q6_K_quants(x1 + 32 * hf, tq);
+            }
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                const int8_t *q = qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g + 8 * cp;
+                const __m256i a0 = bcast4(q), a1 = bcast4(q + 4);
+                UNROLL
+                for (int hf = 0; hf < 2; hf++) {
+                    const __m256i s =
+                        _mm256_add_epi16(_mm256_maddubs_epi16(u0[hf], a0), _mm256_maddubs_epi16(u1[hf], a1));
+                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s, sc[hf]));
+                }
+            }
+        }
+        if (TT > 1)
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                isum[0][t] = opaque(isum[0][t]);
+                isum[1][t] = opaque(isum[1][t]);
+            }
+    }
+    UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
+        UNROLL
+        for (int t = 0; t < TT; t++)
+            acc[hf][t] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b])), acc[hf][t]);
+    }
+}
+
+AVX2 INLINE void q6_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *bp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
+        const uint8_t *grp = panel + (size_t)(b >> 1) * 6720;
+        q6_K_block(TT, grp + (b & 1) * 32, grp + 64 + (b & 1) * 3328, b, qa, da, bp, acc);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
 #define KERNEL_FOR(name, pass)                                                                       \
     AVX2 static void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,    \
                           float *y, size_t ldy, int n_rows) {                                         \
@@ -309,6 +445,7 @@ KERNEL_FOR(q4_1_kernel_avx2, q4_1_pass)
 KERNEL_FOR(q5_1_kernel_avx2, q5_1_pass)
 KERNEL_FOR(q4_K_kernel_avx2, q4_K_pass)
 KERNEL_FOR(q5_K_kernel_avx2, q5_K_pass)
+KERNEL_FOR(q6_K_kernel_avx2, q6_K_pass)
 
 void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx2;
@@ -318,6 +455,7 @@ void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q5_1] = q5_1_kernel_avx2;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx2;
     table[GGML_TYPE_Q5_K] = q5_K_kernel_avx2;
+    table[GGML_TYPE_Q6_K] = q6_K_kernel_avx2;
 }
 
 #else

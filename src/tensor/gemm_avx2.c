@@ -1,4 +1,4 @@
-/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K and Q6_K panels. A 256-bit
+/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K, Q4_K, Q5_K and Q6_K panels. A 256-bit
  * register holds 8 of a panel's 16 row lanes, so each 64-byte word group is two halves: rows 0-7,
  * then rows 8-15. Integer dots use maddubs (unsigned × signed byte pairs into 16-bit sums) and madd
  * (pairs into 32-bit lanes); the float work per block is the same as the AVX-512 kernels': one
@@ -37,12 +37,12 @@ AVX2 INLINE void store8(float *y, __m256 v, int n) {
     }
 }
 
-/* Two barriers for the passes over two tokens, where registers run short. opaque(v) is v, but a chain
+/* Two barriers for the Q6_K pass over two tokens, where registers run short. opaque(v) is v, but a chain
  * of integer adds through it stays a chain (GCC otherwise reassociates a block's sums into one wide
  * tree, computing every product first and spilling them). opaque_ptr(p) is p, but loads through it
  * are not merged with the same loads elsewhere (re-reading a word from L1 is cheaper than the spill
  * GCC makes to keep it). Q6_K GEMM measured 63 -> 72 GMAC/s with both; with one token they cost
- * (there GCC has registers to spare), so the kernels apply them only when TT > 1. */
+ * (there GCC has registers to spare), and Q2_K gains nothing from them. */
 AVX2 INLINE __m256i opaque(__m256i v) {
     __asm__("" : "+x"(v));
     return v;
@@ -309,6 +309,113 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
     k4_pass(1, w, panel, act, TT, y, ldy, n_rows);
 }
 
+/* ======================= Q2_K ======================= */
+
+/* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g is plane k (bits 2k,
+ * 2k+1) of qs words 8n + 4g .. +3: four maddubs of quants u (0-3, unsigned) with activations a
+ * (signed, |a| <= 128) summed in 16 bits (4 words · 2 pairs · 3 · 128 = 3072 < 2^15), then one madd
+ * with the row's 4-bit scale in both 16-bit halves of its lane. The mins term Σ m_j B_j is one madd
+ * per pair p of the (m_2p, m_2p+1) pairs with the activation's (B_2p, B_2p+1). Then the AVX-512
+ * kernel's two float multiply-adds. */
+AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
+                            const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
+    const __m256i m2 = _mm256_set1_epi8(0x03), m4w = _mm256_set1_epi16(0x0F);
+    /* from (s_2p, s_2p+1) as int16 in each 32-bit lane: the scale of sub-block 2p (g = 0) or 2p+1 in
+     * both halves (byte indices of vpshufb count within each 16-byte half of the register) */
+    const __m256i dup_g[2] = {
+        _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13)),
+        _mm256_broadcastsi128_si256(_mm_setr_epi8(2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15))};
+    __m256i isum[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
+    UNROLL
+    for (int p = 0; p < 8; p++) {
+        const int n = p / 4, k = p % 4;
+        __m256i sc[2];
+        UNROLL
+        for (int hf = 0; hf < 2; hf++)
+            sc[hf] = _mm256_and_si256(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(body + 32 * p + 16 * hf))),
+                                      m4w);
+        UNROLL
+        for (int g = 0; g < 2; g++) {
+            __m256i s[2][PAIR];
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                __m256i u[2];
+                UNROLL
+                for (int hf = 0; hf < 2; hf++) {
+                    const __m256i v = load32(body + 256 + 64 * (8 * n + 4 * g + c) + 32 * hf);
+                    u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
+                }
+                UNROLL
+                for (int t = 0; t < TT; t++) {
+                    const __m256i a = bcast4(qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c);
+                    UNROLL
+                    for (int hf = 0; hf < 2; hf++) {
+                        const __m256i d = _mm256_maddubs_epi16(u[hf], a);
+                        s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
+                    }
+                }
+            }
+            UNROLL
+            for (int hf = 0; hf < 2; hf++) {
+                const __m256i scg = _mm256_shuffle_epi8(sc[hf], dup_g[g]);
+                UNROLL
+                for (int t = 0; t < TT; t++)
+                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s[hf][t], scg));
+            }
+        }
+    }
+    UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+        __m256i msum[PAIR];
+        UNROLL
+        for (int t = 0; t < TT; t++) msum[t] = _mm256_setzero_si256();
+        UNROLL
+        for (int p = 0; p < 8; p++) {
+            const __m128i sm = _mm_loadu_si128((const __m128i *)(body + 32 * p + 16 * hf));
+            const __m256i mins = _mm256_srli_epi16(_mm256_cvtepu8_epi16(sm), 4);
+            UNROLL
+            for (int t = 0; t < TT; t++)
+                msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(bp[t][8 * b + p])));
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 32 + 16 * hf)));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256 dd = _mm256_set1_ps(da[t][b]);
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), _mm256_mul_ps(dw, dd), acc[hf][t]);
+            acc[hf][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[t]), _mm256_mul_ps(dmw, dd), acc[hf][t]);
+        }
+    }
+}
+
+AVX2 INLINE void q2_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *bp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* one block per group: 64 bytes of headers (d, dmin), then the 1280-byte body */
+        const uint8_t *hdr = panel + (size_t)b * 1344;
+        q2_K_block(TT, hdr, hdr + 64, b, qa, da, bp, acc);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
 /* ======================= Q6_K ======================= */
 
 /* Both halves of a block at once, so each activation broadcast serves 16 rows (done per half, the
@@ -397,9 +504,10 @@ AVX2 INLINE void q6_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
     for (int hf = 0; hf < 2; hf++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
         UNROLL
-        for (int t = 0; t < TT; t++)
-            acc[hf][t] =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b])), acc[hf][t]);
+        for (int t = 0; t < TT; t++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b]));
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), scale, acc[hf][t]);
+        }
     }
 }
 
@@ -446,6 +554,7 @@ KERNEL_FOR(q5_1_kernel_avx2, q5_1_pass)
 KERNEL_FOR(q4_K_kernel_avx2, q4_K_pass)
 KERNEL_FOR(q5_K_kernel_avx2, q5_K_pass)
 KERNEL_FOR(q6_K_kernel_avx2, q6_K_pass)
+KERNEL_FOR(q2_K_kernel_avx2, q2_K_pass)
 
 void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx2;
@@ -456,6 +565,7 @@ void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx2;
     table[GGML_TYPE_Q5_K] = q5_K_kernel_avx2;
     table[GGML_TYPE_Q6_K] = q6_K_kernel_avx2;
+    table[GGML_TYPE_Q2_K] = q2_K_kernel_avx2;
 }
 
 #else

@@ -1,9 +1,9 @@
-/* AVX2 kernels of gemm.h for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K and Q5_K panels (Q6_K stays unpacked
- * at this level and goes through the AVX2 vec_dot kernel). A 256-bit register holds 8 of a panel's 16 row lanes, so each
- * 64-byte word group is two halves: rows 0-7, then rows 8-15. Integer dots use maddubs (unsigned ×
- * signed byte pairs into 16-bit sums) and madd (pairs into 32-bit lanes); the float work per block
- * is the same as the AVX-512 kernels': one multiply of the two scales and one multiply-add per row
- * lane, in block order, so results do not depend on the tile either. */
+/* AVX2 kernels of gemm.h for all ten packed types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2_K-Q6_K). A
+ * 256-bit register holds 8 of a panel's 16 row lanes, so each 64-byte word group is two halves: rows
+ * 0-7, then rows 8-15. Integer dots use maddubs (unsigned × signed byte pairs into 16-bit sums) and madd
+ * (pairs into 32-bit lanes); the float work per block is the same as the AVX-512 kernels': one
+ * multiply of the two scales and one multiply-add per row lane, in block order, so results do not
+ * depend on the tile either. */
 #include "tensor/gemm.h"
 #include "tensor/quant_impl.h"
 
@@ -35,6 +35,22 @@ AVX2 INLINE void store8(float *y, __m256 v, int n) {
         _mm256_storeu_ps(tmp, v);
         memcpy(y, tmp, (size_t)n * sizeof(float));
     }
+}
+
+/* Two barriers for the Q6_K pass over two tokens, where registers run short. opaque(v) is v, but a chain
+ * of integer adds through it stays a chain (GCC otherwise reassociates a block's sums into one wide
+ * tree, computing every product first and spilling them). opaque_ptr(p) is p, but loads through it
+ * are not merged with the same loads elsewhere (re-reading a word from L1 is cheaper than the spill
+ * GCC makes to keep it). Q6_K GEMM measured 63 -> 72 GMAC/s with both; with one token they cost
+ * (there GCC has registers to spare), and Q2_K and Q3_K gain nothing from them. */
+AVX2 INLINE __m256i opaque(__m256i v) {
+    __asm__("" : "+x"(v));
+    return v;
+}
+
+INLINE const uint8_t *opaque_ptr(const uint8_t *p) {
+    __asm__("" : "+r"(p));
+    return p;
 }
 
 /* Σ over a block of one token with 8 words of one half: u (unsigned weights) · s (signed acts). */
@@ -102,14 +118,16 @@ AVX2 INLINE void q8_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
 
 /* ======================= Q4_0, Q5_0, Q4_1, Q5_1 ======================= */
 
-/* Bit `from` of every byte of h moved to bit 4, the other bits cleared (16-bit shifts: the bits that
- * cross into the neighbouring byte are masked off). */
-AVX2 INLINE __m256i bit_to_bit4(__m256i h, int from) {
-    const __m256i b4 = _mm256_set1_epi8(0x10);
-    if (from < 4) return _mm256_and_si256(_mm256_slli_epi16(h, 4 - from), b4);
-    if (from > 4) return _mm256_and_si256(_mm256_srli_epi16(h, from - 4), b4);
-    return _mm256_and_si256(h, b4);
+/* Bit `from` of every byte of h moved to bit `to`, the other bits cleared (16-bit shifts: the bits
+ * that cross into the neighbouring byte are masked off). */
+AVX2 INLINE __m256i move_bit(__m256i h, int from, int to) {
+    const __m256i bit = _mm256_set1_epi8((char)(1 << to));
+    if (from < to) return _mm256_and_si256(_mm256_slli_epi16(h, to - from), bit);
+    if (from > to) return _mm256_and_si256(_mm256_srli_epi16(h, from - to), bit);
+    return _mm256_and_si256(h, bit);
 }
+
+AVX2 INLINE __m256i bit_to_bit4(__m256i h, int from) { return move_bit(h, from, 4); }
 
 /* One half of a 32-block of the nibble types (see nib_block in gemm_avx512.c): QH adds the fifth
  * bits (pack_q5_0's regrouped byte per word), MIN the m·(d_a Σq_a) term; otherwise the sums start
@@ -293,6 +311,350 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
     k4_pass(1, w, panel, act, TT, y, ldy, n_rows);
 }
 
+/* ======================= Q2_K ======================= */
+
+/* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g is plane k (bits 2k,
+ * 2k+1) of qs words 8n + 4g .. +3: four maddubs of quants u (0-3, unsigned) with activations a
+ * (signed, |a| <= 128) summed in 16 bits (4 words · 2 pairs · 3 · 128 = 3072 < 2^15), then one madd
+ * with the row's 4-bit scale in both 16-bit halves of its lane. The mins term Σ m_j B_j is one madd
+ * per pair p of the (m_2p, m_2p+1) pairs with the activation's (B_2p, B_2p+1). Then the AVX-512
+ * kernel's two float multiply-adds. */
+AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
+                            const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
+    const __m256i m2 = _mm256_set1_epi8(0x03), m4w = _mm256_set1_epi16(0x0F);
+    /* from (s_2p, s_2p+1) as int16 in each 32-bit lane: the scale of sub-block 2p (g = 0) or 2p+1 in
+     * both halves (byte indices of vpshufb count within each 16-byte half of the register) */
+    const __m256i dup_g[2] = {
+        _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13)),
+        _mm256_broadcastsi128_si256(_mm_setr_epi8(2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15))};
+    __m256i isum[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
+    UNROLL
+    for (int p = 0; p < 8; p++) {
+        const int n = p / 4, k = p % 4;
+        __m256i sc[2];
+        UNROLL
+        for (int hf = 0; hf < 2; hf++)
+            sc[hf] = _mm256_and_si256(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(body + 32 * p + 16 * hf))),
+                                      m4w);
+        UNROLL
+        for (int g = 0; g < 2; g++) {
+            __m256i s[2][PAIR];
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                __m256i u[2];
+                UNROLL
+                for (int hf = 0; hf < 2; hf++) {
+                    const __m256i v = load32(body + 256 + 64 * (8 * n + 4 * g + c) + 32 * hf);
+                    u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
+                }
+                UNROLL
+                for (int t = 0; t < TT; t++) {
+                    const __m256i a = bcast4(qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c);
+                    UNROLL
+                    for (int hf = 0; hf < 2; hf++) {
+                        const __m256i d = _mm256_maddubs_epi16(u[hf], a);
+                        s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
+                    }
+                }
+            }
+            UNROLL
+            for (int hf = 0; hf < 2; hf++) {
+                const __m256i scg = _mm256_shuffle_epi8(sc[hf], dup_g[g]);
+                UNROLL
+                for (int t = 0; t < TT; t++)
+                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s[hf][t], scg));
+            }
+        }
+    }
+    UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+        __m256i msum[PAIR];
+        UNROLL
+        for (int t = 0; t < TT; t++) msum[t] = _mm256_setzero_si256();
+        UNROLL
+        for (int p = 0; p < 8; p++) {
+            const __m128i sm = _mm_loadu_si128((const __m128i *)(body + 32 * p + 16 * hf));
+            const __m256i mins = _mm256_srli_epi16(_mm256_cvtepu8_epi16(sm), 4);
+            UNROLL
+            for (int t = 0; t < TT; t++)
+                msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(bp[t][8 * b + p])));
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 32 + 16 * hf)));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256 dd = _mm256_set1_ps(da[t][b]);
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), _mm256_mul_ps(dw, dd), acc[hf][t]);
+            acc[hf][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum[t]), _mm256_mul_ps(dmw, dd), acc[hf][t]);
+        }
+    }
+}
+
+AVX2 INLINE void q2_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *bp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* one block per group: 64 bytes of headers (d, dmin), then the 1280-byte body */
+        const uint8_t *hdr = panel + (size_t)b * 1344;
+        q2_K_block(TT, hdr, hdr + 64, b, qa, da, bp, acc);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
+/* ======================= Q3_K ======================= */
+
+/* The scales of sub-blocks 4q..4q+3 of one half's rows (kumo's Q3_K scale packing, minus 32), one
+ * signed byte each per row lane (as q3_K_scales in gemm_avx512.c). */
+AVX2 INLINE __m256i q3_K_scales4(const uint8_t *body, int hf, int q) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+    const __m256i lo = load32(body + 64 * (q % 2) + 32 * hf), a2 = load32(body + 128 + 32 * hf);
+    const __m256i hi = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(a2, 2 * q), m2), 4);
+    return _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(q < 2 ? lo : _mm256_srli_epi32(lo, 4), m4), hi),
+                           _mm256_set1_epi8(32));
+}
+
+/* Bytes r0 and r1 of every 32-bit lane of v as the high bytes of its two int16 halves (low bytes
+ * zero): a signed byte s becomes 256 s, so an arithmetic shift then scales it down exactly. */
+AVX2 INLINE __m256i bytes_to_high16(__m256i v, int r0, int r1) {
+    const __m256i lanes = _mm256_broadcastsi128_si256(
+        _mm_setr_epi8(-128, 0, -128, 0, -128, 4, -128, 4, -128, 8, -128, 8, -128, 12, -128, 12));
+    /* indices with the top bit set give zero, whatever is added to them */
+    return _mm256_shuffle_epi8(v, _mm256_add_epi8(lanes, _mm256_set1_epi32(r0 << 8 | r1 << 24)));
+}
+
+/* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g: plane k of qs words
+ * 8n + 4g .. +3 and bit 4n + k of hmask words 4g .. +3 make quants u = q2 + 4h (0-7, unsigned); four
+ * maddubs with activations a (signed, |a| <= 128) summed in 16 bits (4 words · 2 pairs · 7 · 128 =
+ * 7168 < 2^15), then one madd with 8 × the row's scale (|.| <= 256) in both 16-bit halves of its
+ * lane. The -4 offset of the quants is one madd per scale pair p = 4n + k: (32 sc_2p, 32 sc_2p+1)
+ * (|.| <= 1024) with the activation's (B_2p, B_2p+1) (|.| <= 2048). So isum = 8 Σ sc (u - 4) a,
+ * the AVX-512 kernel's, and the factor 8 goes into the float scale as there. */
+AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
+                            const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    __m256i isum[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
+    UNROLL
+    for (int p = 0; p < 8; p++) {
+        const int n = p / 4, k = p % 4, q = p / 2, r = 2 * (p % 2); /* sub-blocks 2p = 4q + r and 2p + 1 */
+        __m256i sv[2];
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            sv[hf] = q3_K_scales4(body, hf, q);
+            const __m256i sp = _mm256_srai_epi16(bytes_to_high16(sv[hf], r, r + 1), 3);
+            UNROLL
+            for (int t = 0; t < TT; t++)
+                isum[hf][t] =
+                    _mm256_sub_epi32(isum[hf][t], _mm256_madd_epi16(sp, _mm256_set1_epi32(bp[t][8 * b + p])));
+        }
+        UNROLL
+        for (int g = 0; g < 2; g++) {
+            __m256i s[2][PAIR];
+            UNROLL
+            for (int c = 0; c < 4; c++) {
+                __m256i u[2];
+                UNROLL
+                for (int hf = 0; hf < 2; hf++) {
+                    const __m256i v = load32(body + 704 + 64 * (8 * n + 4 * g + c) + 32 * hf);
+                    const __m256i hm = load32(body + 192 + 64 * (4 * g + c) + 32 * hf);
+                    u[hf] = _mm256_or_si256(_mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2),
+                                            move_bit(hm, 4 * n + k, 2));
+                }
+                UNROLL
+                for (int t = 0; t < TT; t++) {
+                    const __m256i a = bcast4(qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c);
+                    UNROLL
+                    for (int hf = 0; hf < 2; hf++) {
+                        const __m256i d = _mm256_maddubs_epi16(u[hf], a);
+                        s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
+                    }
+                }
+            }
+            UNROLL
+            for (int hf = 0; hf < 2; hf++) {
+                const __m256i sc = _mm256_srai_epi16(bytes_to_high16(sv[hf], r + g, r + g), 5);
+                UNROLL
+                for (int t = 0; t < TT; t++)
+                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s[hf][t], sc));
+            }
+        }
+    }
+    UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b] * 0.125f));
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), scale, acc[hf][t]);
+        }
+    }
+}
+
+AVX2 INLINE void q3_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *bp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* groups of two blocks: 64 bytes of headers, then the two 1728-byte bodies */
+        const uint8_t *grp = panel + (size_t)(b >> 1) * 3520;
+        q3_K_block(TT, grp + (b & 1) * 32, grp + 64 + (b & 1) * 1728, b, qa, da, bp, acc);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
+/* ======================= Q6_K ======================= */
+
+/* Both halves of a block at once, so each activation broadcast serves 16 rows (done per half, the
+ * compilers share the broadcasts between the halves anyway and spill them). Per sub-block j: two
+ * maddubs of quants u (0-63, unsigned) with activations a (signed, |a| <= 128) summed in 16 bits
+ * (2 words · 2 pairs · 63 · 128 = 32256 < 2^15), then one madd with the row's scale duplicated into
+ * both 16-bit halves of its lane. The -32 offset of the quants is one madd per scale pair p:
+ * (32 sc_2p, 32 sc_2p+1) (|.| <= 4096) with the activation's (B_2p, B_2p+1) (|.| <= 2048). The
+ * integer sum is the AVX-512 kernel's, and so is the float work. */
+
+/* The quants of word c of sub-block quarter tq for one half (x: its X0 word, see pack_q6_K): u0..u2
+ * are the low 6 bits of X0..X2; u3 gathers their top bit pairs (the masked bits, moved by 16-bit
+ * shifts, bring only zeros across byte borders). */
+AVX2 INLINE __m256i q6_K_quants(const uint8_t *x, int tq) {
+    if (tq < 3) return _mm256_and_si256(load32(x + 64 * tq), _mm256_set1_epi8(0x3F));
+    const __m256i top = _mm256_set1_epi8((char)0xC0);
+    const __m256i x0 = _mm256_and_si256(load32(x), top), x1 = _mm256_and_si256(load32(x + 64), top);
+    const __m256i x2 = _mm256_and_si256(load32(x + 128), top);
+    /* x2's pair at bits 6-7, x1's at 4-5, x0's at 2-3, then all down by 2 */
+    const __m256i y = _mm256_or_si256(x2, _mm256_or_si256(_mm256_srli_epi16(x1, 2), _mm256_srli_epi16(x0, 4)));
+    return _mm256_srli_epi16(y, 2);
+}
+
+/* Two 16-byte rows of int8 values, one byte per row lane, as int16 pairs (a_i, b_i) in lane i: rows
+ * 0-7 in out[0], rows 8-15 in out[1]. */
+AVX2 INLINE void pair_i8_to_i16(const uint8_t *a, const uint8_t *b, __m256i out[2]) {
+    const __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
+    out[0] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(va, vb));
+    out[1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(va, vb));
+}
+
+AVX2 INLINE void q6_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
+                            const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
+    __m256i isum[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
+    UNROLL
+    for (int p = 0; p < 8; p++) {
+        __m256i sp[2];
+        pair_i8_to_i16(body + 32 * p, body + 32 * p + 16, sp);
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256i bq = _mm256_set1_epi32(bp[t][8 * b + p]);
+            UNROLL
+            for (int hf = 0; hf < 2; hf++)
+                isum[hf][t] = _mm256_sub_epi32(isum[hf][t], _mm256_madd_epi16(_mm256_slli_epi16(sp[hf], 5), bq));
+        }
+    }
+    UNROLL
+    for (int j = 0; j < 16; j++) {
+        /* sub-block j = elements 128h + 32tq + 16g .. +15 */
+        const int h = j / 8, tq = (j % 8) / 2, g = j % 2;
+        const uint8_t *bj = TT > 1 ? opaque_ptr(body) : body;
+        __m256i sc[2];
+        pair_i8_to_i16(bj + 16 * j, bj + 16 * j, sc);
+        UNROLL
+        for (int cp = 0; cp < 2; cp++) {
+            const uint8_t *x0 = bj + gemm_q6k_word_at(2 * h + g, 2 * cp, 0);
+            const uint8_t *x1 = bj + gemm_q6k_word_at(2 * h + g, 2 * cp + 1, 0);
+            __m256i u0[2], u1[2];
+            UNROLL
+            for (int hf = 0; hf < 2; hf++) {
+                u0[hf] = q6_K_quants(x0 + 32 * hf, tq);
+                u1[hf] = q6_K_quants(x1 + 32 * hf, tq);
+            }
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                const int8_t *q = qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g + 8 * cp;
+                const __m256i a0 = bcast4(q), a1 = bcast4(q + 4);
+                UNROLL
+                for (int hf = 0; hf < 2; hf++) {
+                    const __m256i s =
+                        _mm256_add_epi16(_mm256_maddubs_epi16(u0[hf], a0), _mm256_maddubs_epi16(u1[hf], a1));
+                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s, sc[hf]));
+                }
+            }
+        }
+        if (TT > 1)
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                isum[0][t] = opaque(isum[0][t]);
+                isum[1][t] = opaque(isum[1][t]);
+            }
+    }
+    UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b]));
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[hf][t]), scale, acc[hf][t]);
+        }
+    }
+}
+
+AVX2 INLINE void q6_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
+                           float *y, size_t ldy, int n_rows) {
+    const int64_t nb = w->n_blocks;
+    const int8_t *qa[PAIR];
+    const float *da[PAIR];
+    const int32_t *bp[PAIR];
+    __m256 acc[2][PAIR];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        qa[t] = (const int8_t *)act[t];
+        da[t] = gemm_act_d(act[t], w->n_in);
+        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
+        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
+        const uint8_t *grp = panel + (size_t)(b >> 1) * 6720;
+        q6_K_block(TT, grp + (b & 1) * 32, grp + 64 + (b & 1) * 3328, b, qa, da, bp, acc);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
 #define KERNEL_FOR(name, pass)                                                                       \
     AVX2 static void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,    \
                           float *y, size_t ldy, int n_rows) {                                         \
@@ -309,6 +671,9 @@ KERNEL_FOR(q4_1_kernel_avx2, q4_1_pass)
 KERNEL_FOR(q5_1_kernel_avx2, q5_1_pass)
 KERNEL_FOR(q4_K_kernel_avx2, q4_K_pass)
 KERNEL_FOR(q5_K_kernel_avx2, q5_K_pass)
+KERNEL_FOR(q6_K_kernel_avx2, q6_K_pass)
+KERNEL_FOR(q2_K_kernel_avx2, q2_K_pass)
+KERNEL_FOR(q3_K_kernel_avx2, q3_K_pass)
 
 void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q8_0] = q8_0_kernel_avx2;
@@ -318,6 +683,9 @@ void gemm_kernels_avx2(gemm_kernel_fn table[]) {
     table[GGML_TYPE_Q5_1] = q5_1_kernel_avx2;
     table[GGML_TYPE_Q4_K] = q4_K_kernel_avx2;
     table[GGML_TYPE_Q5_K] = q5_K_kernel_avx2;
+    table[GGML_TYPE_Q6_K] = q6_K_kernel_avx2;
+    table[GGML_TYPE_Q2_K] = q2_K_kernel_avx2;
+    table[GGML_TYPE_Q3_K] = q3_K_kernel_avx2;
 }
 
 #else

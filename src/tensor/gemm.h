@@ -1,7 +1,7 @@
 /* Quantized matrix products on repacked weights: the GEMM (many tokens) and GEMV (one token) kernels
  * behind matmul (ops.h).
  *
- * Packing. At load time the rows of a Q8_0, Q4_0, Q4_K, Q5_K or Q6_K matrix are regrouped into panels of
+ * Packing. At load time the rows of a Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 or Q2_K-Q6_K matrix are regrouped into panels of
  * GEMM_PANEL (16) rows. Inside a panel, block after block along the row, the same byte group of
  * every row sits side by side: 4 bytes of row 0, 4 bytes of row 1, ... — so one 64-byte load holds
  * 4 consecutive quants of 16 rows, and one vpdpbusd against 4 broadcast activation bytes advances

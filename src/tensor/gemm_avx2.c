@@ -583,9 +583,12 @@ AVX2 INLINE void q6_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
         }
     }
     UNROLL
-    for (int j = 0; j < 16; j++) {
-        /* sub-block j = elements 128h + 32tq + 16g .. +15 */
-        const int h = j / 8, tq = (j % 8) / 2, g = j % 2;
+    for (int i = 0; i < 16; i++) {
+        /* sub-block j = elements 128h + 32tq + 16g .. +15, visited quarter by quarter (qt = 2h + g) so the
+         * reads walk forward through the body as it is packed; j by j they hopped back and forth over
+         * 1.5 KB and one token ran at ~0.62 of a plain read instead of ~0.87 (the integer sums are
+         * exact, so their order does not change the result) */
+        const int h = i / 8, g = (i / 4) % 2, tq = i % 4, j = 8 * h + 2 * tq + g;
         const uint8_t *bj = TT > 1 ? opaque_ptr(body) : body;
         __m256i sc[2];
         pair_i8_to_i16(bj + 16 * j, bj + 16 * j, sc);

@@ -311,6 +311,35 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
     k4_pass(1, w, panel, act, TT, y, ldy, n_rows);
 }
 
+/* The pass of a 256-block type over a panel for TT tokens: groups of GROUP blocks, 64 bytes of
+ * headers (32 per block) followed by their BODY-byte bodies (the layouts of gemm.c), each block done
+ * by BLOCK with both halves' accumulators. */
+#define KQUANT_PASS(name, BLOCK, GROUP, BODY)                                                        \
+    AVX2 INLINE void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT, \
+                          float *y, size_t ldy, int n_rows) {                                           \
+        const int64_t nb = w->n_blocks;                                                                 \
+        const int8_t *qa[PAIR];                                                                         \
+        const float *da[PAIR];                                                                          \
+        const int32_t *bp[PAIR];                                                                        \
+        __m256 acc[2][PAIR];                                                                            \
+        UNROLL                                                                                          \
+        for (int t = 0; t < TT; t++) {                                                                  \
+            qa[t] = (const int8_t *)act[t];                                                             \
+            da[t] = gemm_act_d(act[t], w->n_in);                                                        \
+            bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);                              \
+            acc[0][t] = acc[1][t] = _mm256_setzero_ps();                                                \
+        }                                                                                               \
+        for (int64_t b = 0; b < nb; b++) {                                                              \
+            const uint8_t *grp = panel + (size_t)(b / (GROUP)) * (64 + (GROUP) * (BODY));               \
+            BLOCK(TT, grp + (b % (GROUP)) * 32, grp + 64 + (b % (GROUP)) * (BODY), b, qa, da, bp, acc);  \
+        }                                                                                               \
+        UNROLL                                                                                          \
+        for (int t = 0; t < TT; t++) {                                                                  \
+            store8(y + (size_t)t * ldy, acc[0][t], n_rows);                                             \
+            store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);                                     \
+        }                                                                                               \
+    }
+
 /* ======================= Q2_K ======================= */
 
 /* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g is plane k (bits 2k,
@@ -392,31 +421,7 @@ AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
     }
 }
 
-AVX2 INLINE void q2_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
-                           float *y, size_t ldy, int n_rows) {
-    const int64_t nb = w->n_blocks;
-    const int8_t *qa[PAIR];
-    const float *da[PAIR];
-    const int32_t *bp[PAIR];
-    __m256 acc[2][PAIR];
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], w->n_in);
-        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
-        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < nb; b++) {
-        /* one block per group: 64 bytes of headers (d, dmin), then the 1280-byte body */
-        const uint8_t *hdr = panel + (size_t)b * 1344;
-        q2_K_block(TT, hdr, hdr + 64, b, qa, da, bp, acc);
-    }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
-}
+KQUANT_PASS(q2_K_pass, q2_K_block, 1, 1280) /* Q2_K: d and dmin headers, one block a group */
 
 /* ======================= Q3_K ======================= */
 
@@ -508,31 +513,7 @@ AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
     }
 }
 
-AVX2 INLINE void q3_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
-                           float *y, size_t ldy, int n_rows) {
-    const int64_t nb = w->n_blocks;
-    const int8_t *qa[PAIR];
-    const float *da[PAIR];
-    const int32_t *bp[PAIR];
-    __m256 acc[2][PAIR];
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], w->n_in);
-        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
-        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < nb; b++) {
-        /* groups of two blocks: 64 bytes of headers, then the two 1728-byte bodies */
-        const uint8_t *grp = panel + (size_t)(b >> 1) * 3520;
-        q3_K_block(TT, grp + (b & 1) * 32, grp + 64 + (b & 1) * 1728, b, qa, da, bp, acc);
-    }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
-}
+KQUANT_PASS(q3_K_pass, q3_K_block, 2, 1728)
 
 /* ======================= Q6_K ======================= */
 
@@ -632,31 +613,7 @@ AVX2 INLINE void q6_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
     }
 }
 
-AVX2 INLINE void q6_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
-                           float *y, size_t ldy, int n_rows) {
-    const int64_t nb = w->n_blocks;
-    const int8_t *qa[PAIR];
-    const float *da[PAIR];
-    const int32_t *bp[PAIR];
-    __m256 acc[2][PAIR];
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        qa[t] = (const int8_t *)act[t];
-        da[t] = gemm_act_d(act[t], w->n_in);
-        bp[t] = gemm_act_sums(act[t], w->n_in, nb, GEMM_SUMS_B_PAIRS);
-        acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < nb; b++) {
-        /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
-        const uint8_t *grp = panel + (size_t)(b >> 1) * 6720;
-        q6_K_block(TT, grp + (b & 1) * 32, grp + 64 + (b & 1) * 3328, b, qa, da, bp, acc);
-    }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
-}
+KQUANT_PASS(q6_K_pass, q6_K_block, 2, 3328)
 
 #define KERNEL_FOR(name, pass)                                                                       \
     AVX2 static void name(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,    \

@@ -340,6 +340,21 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
         }                                                                                               \
     }
 
+/* Word c of a sub-block for both halves and every token: the maddubs pairs of u[hf] and the token's 4
+ * activation bytes at offset `at`, summed in 16 bits into s[hf][t] (started by word 0). */
+AVX2 INLINE void sum16_word(const int TT, const __m256i u[2], const int8_t *const *qa, int64_t at, int c,
+                            __m256i s[2][PAIR]) {
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const __m256i a = bcast4(qa[t] + at);
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            const __m256i d = _mm256_maddubs_epi16(u[hf], a);
+            s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
+        }
+    }
+}
+
 /* ======================= Q2_K ======================= */
 
 /* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g is plane k (bits 2k,
@@ -378,15 +393,7 @@ AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
                     const __m256i v = load32(body + 256 + 64 * (8 * n + 4 * g + c) + 32 * hf);
                     u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
                 }
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const __m256i a = bcast4(qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c);
-                    UNROLL
-                    for (int hf = 0; hf < 2; hf++) {
-                        const __m256i d = _mm256_maddubs_epi16(u[hf], a);
-                        s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
-                    }
-                }
+                sum16_word(TT, u, qa, QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c, c, s);
             }
             UNROLL
             for (int hf = 0; hf < 2; hf++) {
@@ -483,15 +490,7 @@ AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
                     u[hf] = _mm256_or_si256(_mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2),
                                             move_bit(hm, 4 * n + k, 2));
                 }
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const __m256i a = bcast4(qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c);
-                    UNROLL
-                    for (int hf = 0; hf < 2; hf++) {
-                        const __m256i d = _mm256_maddubs_epi16(u[hf], a);
-                        s[hf][t] = c ? _mm256_add_epi16(s[hf][t], d) : d;
-                    }
-                }
+                sum16_word(TT, u, qa, QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c, c, s);
             }
             UNROLL
             for (int hf = 0; hf < 2; hf++) {

@@ -37,6 +37,15 @@ AVX2 INLINE void store8(float *y, __m256 v, int n) {
     }
 }
 
+/* Each token's 16 row results of a pass: both 8-row halves, the second cut to n_rows - 8. */
+AVX2 INLINE void store_tokens(const int TT, __m256 acc[2][PAIR], float *y, size_t ldy, int n_rows) {
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
+        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
+    }
+}
+
 /* Two barriers for the Q6_K pass over two tokens, where registers run short. opaque(v) is v, but a chain
  * of integer adds through it stays a chain (GCC otherwise reassociates a block's sums into one wide
  * tree, computing every product first and spilling them). opaque_ptr(p) is p, but loads through it
@@ -109,11 +118,7 @@ AVX2 INLINE void q8_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
         q8_0_half(TT, hdr, body, 0, b, qa, da, acc[0]);
         q8_0_half(TT, hdr, body, 1, b, qa, da, acc[1]);
     }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
+    store_tokens(TT, acc, y, ldy, n_rows);
 }
 
 /* ======================= Q4_0, Q5_0, Q4_1, Q5_1 ======================= */
@@ -191,11 +196,7 @@ AVX2 INLINE void nib_pass(const int QH, const int MIN, const kumo_packed *w, con
         nib_half(QH, MIN, TT, hdr, body, 0, b, qa, da, ca, ms, acc[0]);
         nib_half(QH, MIN, TT, hdr, body, 1, b, qa, da, ca, ms, acc[1]);
     }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
+    store_tokens(TT, acc, y, ldy, n_rows);
 }
 
 AVX2 INLINE void q4_0_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
@@ -294,11 +295,7 @@ AVX2 INLINE void k4_pass(const int QH, const kumo_packed *w, const uint8_t *pane
         k4_half(QH, TT, hdr, body, 0, b, qa, da, mp, acc[0]);
         k4_half(QH, TT, hdr, body, 1, b, qa, da, mp, acc[1]);
     }
-    UNROLL
-    for (int t = 0; t < TT; t++) {
-        store8(y + (size_t)t * ldy, acc[0][t], n_rows);
-        store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);
-    }
+    store_tokens(TT, acc, y, ldy, n_rows);
 }
 
 AVX2 INLINE void q4_K_pass(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int TT,
@@ -333,11 +330,7 @@ AVX2 INLINE void q5_K_pass(const kumo_packed *w, const uint8_t *panel, const uin
             const uint8_t *grp = panel + (size_t)(b / (GROUP)) * (64 + (GROUP) * (BODY));               \
             BLOCK(TT, grp + (b % (GROUP)) * 32, grp + 64 + (b % (GROUP)) * (BODY), b, qa, da, bp, acc);  \
         }                                                                                               \
-        UNROLL                                                                                          \
-        for (int t = 0; t < TT; t++) {                                                                  \
-            store8(y + (size_t)t * ldy, acc[0][t], n_rows);                                             \
-            store8(y + (size_t)t * ldy + 8, acc[1][t], n_rows - 8);                                     \
-        }                                                                                               \
+        store_tokens(TT, acc, y, ldy, n_rows);                                                          \
     }
 
 /* Word c of a sub-block for both halves and every token: the maddubs pairs of u[hf] and the token's 4

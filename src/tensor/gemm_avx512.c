@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -57,6 +58,28 @@ AVX512 INLINE void tile_begin(const uint8_t *const *act, const int T, int64_t n_
     }
 }
 
+/* The 32-bit word of block b in the array `off` bytes from an activation row's start. The tiles of
+ * the 32-block types keep T row pointers and a byte offset per array, shared by every row (the
+ * layout of gemm_act_row_bytes): with a pointer per row and array the compilers run out of
+ * registers at T = 8 and reload or shuttle pointers through vector registers inside the block loop
+ * (measured 2-8% of Q4_0 GEMM throughput). */
+AVX512 INLINE float act_f32(const uint8_t *row, size_t off, int64_t b) {
+    float v;
+    memcpy(&v, row + off + 4 * (size_t)b, sizeof v);
+    return v;
+}
+
+AVX512 INLINE int32_t act_i32(const uint8_t *row, size_t off, int64_t b) {
+    int32_t v;
+    memcpy(&v, row + off + 4 * (size_t)b, sizeof v);
+    return v;
+}
+
+/* byte offset of a sums array from the start of an activation row */
+static inline size_t act_sums_off(const uint8_t *row, int64_t n_in, int64_t nb, int at) {
+    return (size_t)((const uint8_t *)gemm_act_sums(row, n_in, nb, at) - row);
+}
+
 /* acc += vpdpbusd(w, the 4 bytes at p broadcast). Written as assembly so the broadcast stays inside
  * the instruction's memory operand ({1to16}): the compilers emit a separate vpbroadcastd, which
  * costs a vector-pipe slot per dot step (measured 4-7% of GEMM throughput). */
@@ -81,17 +104,17 @@ AVX512 INLINE __m512i dpbusd_bcast(__m512i acc, __m512i w, const void *p) {
 #define Q8_0_OFF(c) (4 * (c))
 
 AVX512 INLINE void q8_0_block(const int T, const uint8_t *hdr, const uint8_t *body, int64_t b,
-                              const int8_t *const *qa, const float *const *da, const int32_t *const *ca, __m512 *acc) {
+                              const uint8_t *const *act, size_t off_d, size_t off_c, __m512 *acc) {
     const __m512 dw = load_halves(hdr);
     __m512i wv[8];
     UNROLL
     for (int k = 0; k < 8; k++) wv[k] = _mm512_loadu_si512(body + 64 * k);
-    prefetch_acts(T, qa, 32 * b, 1);
+    prefetch_acts(T, (const int8_t *const *)act, 32 * b, 1);
     UNROLL
     for (int t = 0; t < T; t++) {
         __m512i s;
-        DOT_WORDS(s, _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q8_0_OFF);
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
+        DOT_WORDS(s, _mm512_set1_epi32(act_i32(act[t], off_c, b)), wv, 8, act[t] + 32 * b, Q8_0_OFF);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(act_f32(act[t], off_d, b)));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
     }
 }
@@ -99,18 +122,17 @@ AVX512 INLINE void q8_0_block(const int T, const uint8_t *hdr, const uint8_t *bo
 AVX512 INLINE void q8_0_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
+    const size_t off_d = (size_t)n_in, off_c = act_sums_off(act[0], n_in, nb, GEMM_SUMS_C128);
     __m512 acc[GEMM_MAX_T];
-    const int8_t *qa[GEMM_MAX_T];
-    const float *da[GEMM_MAX_T];
-    const int32_t *ca[GEMM_MAX_T];
-    tile_begin(act, T, n_in, nb, GEMM_SUMS_C128, acc, qa, da, ca);
+    UNROLL
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     /* groups of two blocks: 64 bytes of headers, then the two 512-byte bodies */
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, panel += 1088) {
-        q8_0_block(T, panel, panel + 64, b, qa, da, ca, acc);
-        q8_0_block(T, panel + 32, panel + 576, b + 1, qa, da, ca, acc);
+        q8_0_block(T, panel, panel + 64, b, act, off_d, off_c, acc);
+        q8_0_block(T, panel + 32, panel + 576, b + 1, act, off_d, off_c, acc);
     }
-    if (b < nb) q8_0_block(T, panel, panel + 64, b, qa, da, ca, acc);
+    if (b < nb) q8_0_block(T, panel, panel + 64, b, act, off_d, off_c, acc);
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
@@ -139,11 +161,11 @@ AVX512 INLINE __m512i gf_bits(__m512i x, uint64_t matrix) {
 AVX512 INLINE __m512i bit_to_bit4(__m512i h, int j) { return gf_bits(h, GF_MOVE(j, 4)); }
 
 /* One 32-block of the nibble types. QH: fifth bits in a 64-byte group in front of the quants (see
- * pack_q5_0); MIN: a second fp16 header (m) whose term m·(d_a Σq_a) comes from the activation row;
- * else the chain starts from the offset bias (-8·Σq_a or -16·Σq_a) at ca. */
+ * pack_q5_0); MIN: a second fp16 header (m) whose term m·(d_a Σq_a) comes from the activation row
+ * (array off_c); else the chain starts from the offset bias (-8·Σq_a or -16·Σq_a) at off_c. */
 AVX512 INLINE void nib_block(const int QH, const int MIN, const int T, const uint8_t *hdr, const uint8_t *body,
-                             int64_t b, __m512i m4, const int8_t *const *qa, const float *const *da,
-                             const int32_t *const *ca, const float *const *ms, __m512 *acc) {
+                             int64_t b, __m512i m4, const uint8_t *const *act, size_t off_d, size_t off_c,
+                             __m512 *acc) {
     const __m512 dw = load_halves(hdr);
     __m512i wv[8];
     const __m512i h = QH ? _mm512_loadu_si512(body) : _mm512_setzero_si512();
@@ -159,14 +181,15 @@ AVX512 INLINE void nib_block(const int QH, const int MIN, const int T, const uin
             wv[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
         }
     }
-    prefetch_acts(T, qa, 32 * b, 1);
+    prefetch_acts(T, (const int8_t *const *)act, 32 * b, 1);
     UNROLL
     for (int t = 0; t < T; t++) {
         __m512i s;
-        DOT_WORDS(s, MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(ca[t][b]), wv, 8, qa[t] + 32 * b, Q4_0_OFF);
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b]));
+        DOT_WORDS(s, MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(act_i32(act[t], off_c, b)), wv, 8,
+                  act[t] + 32 * b, Q4_0_OFF);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(act_f32(act[t], off_d, b)));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
-        if (MIN) acc[t] = _mm512_fmadd_ps(load_halves(hdr + 32), _mm512_set1_ps(ms[t][b]), acc[t]);
+        if (MIN) acc[t] = _mm512_fmadd_ps(load_halves(hdr + 32), _mm512_set1_ps(act_f32(act[t], off_c, b)), acc[t]);
     }
 }
 
@@ -177,22 +200,20 @@ AVX512 INLINE void nib_tile(const int QH, const int MIN, const kumo_packed *w, c
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     const size_t body_bytes = QH ? 320 : 256;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const size_t off_d = (size_t)n_in;
+    const size_t off_c = act_sums_off(act[0], n_in, nb, MIN ? GEMM_SUMS_DSUM : QH ? GEMM_SUMS_C16 : GEMM_SUMS_C8);
     __m512 acc[GEMM_MAX_T];
-    const int8_t *qa[GEMM_MAX_T];
-    const float *da[GEMM_MAX_T], *ms[GEMM_MAX_T];
-    const int32_t *ca[GEMM_MAX_T];
-    tile_begin(act, T, n_in, nb, QH ? GEMM_SUMS_C16 : GEMM_SUMS_C8, acc, qa, da, ca);
     UNROLL
-    for (int t = 0; t < T; t++) ms[t] = (const float *)gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_DSUM);
+    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
     if (MIN) {
-        for (; b < nb; b++, panel += 64 + body_bytes) nib_block(QH, 1, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
+        for (; b < nb; b++, panel += 64 + body_bytes) nib_block(QH, 1, T, panel, panel + 64, b, m4, act, off_d, off_c, acc);
     } else {
         for (; b + 2 <= nb; b += 2, panel += 64 + 2 * body_bytes) {
-            nib_block(QH, 0, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
-            nib_block(QH, 0, T, panel + 32, panel + 64 + body_bytes, b + 1, m4, qa, da, ca, ms, acc);
+            nib_block(QH, 0, T, panel, panel + 64, b, m4, act, off_d, off_c, acc);
+            nib_block(QH, 0, T, panel + 32, panel + 64 + body_bytes, b + 1, m4, act, off_d, off_c, acc);
         }
-        if (b < nb) nib_block(QH, 0, T, panel, panel + 64, b, m4, qa, da, ca, ms, acc);
+        if (b < nb) nib_block(QH, 0, T, panel, panel + 64, b, m4, act, off_d, off_c, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);

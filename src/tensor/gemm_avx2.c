@@ -76,27 +76,34 @@ AVX2 INLINE __m256i dot_words_u8(const __m256i *u, const int8_t *q, const int *o
 
 /* Weights are stored as q + 128; maddubs needs |q| unsigned and q's sign moved onto the activation
  * (|q| <= 128 and |a| <= 127 keep every pair sum below 2^15). */
-AVX2 INLINE void q8_0_half(const int TT, const uint8_t *hdr, const uint8_t *body, int half, int64_t b,
-                           const int8_t *const *qa, const float *const *da, __m256 *acc) {
-    static const int off[8] = {0, 4, 8, 12, 16, 20, 24, 28};
+AVX2 INLINE void q8_0_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b,
+                            const int8_t *const *qa, const float *const *da, __m256 acc[2][PAIR]) {
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * half)));
-    __m256i ws[8], wa[8];
+    __m256i s[2][PAIR];
+    /* both halves word by word, so the reads walk forward through the body as it is packed (half by
+     * half they skipped every other 32 bytes, then went back over the block): one token 0.70 -> 0.95
+     * of a plain read, and the activation broadcasts serve both halves (GEMM 46 -> 55 GMAC/s) */
     UNROLL
     for (int c = 0; c < 8; c++) {
-        ws[c] = _mm256_xor_si256(load32(body + 64 * c + 32 * half), flip);
-        wa[c] = _mm256_sign_epi8(ws[c], ws[c]);
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            const __m256i ws = _mm256_xor_si256(load32(body + 64 * c + 32 * hf), flip);
+            const __m256i wa = _mm256_sign_epi8(ws, ws);
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                const __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(bcast4(qa[t] + 32 * b + 4 * c), ws));
+                const __m256i d = _mm256_madd_epi16(p, ones);
+                s[hf][t] = c ? _mm256_add_epi32(s[hf][t], d) : d;
+            }
+        }
     }
     UNROLL
-    for (int t = 0; t < TT; t++) {
-        const int8_t *q = qa[t] + 32 * b;
-        __m256i s = _mm256_setzero_si256();
+    for (int hf = 0; hf < 2; hf++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hdr + 16 * hf)));
         UNROLL
-        for (int c = 0; c < 8; c++) {
-            const __m256i p = _mm256_maddubs_epi16(wa[c], _mm256_sign_epi8(bcast4(q + off[c]), ws[c]));
-            s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
-        }
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b])), acc[t]);
+        for (int t = 0; t < TT; t++)
+            acc[hf][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[hf][t]), _mm256_mul_ps(dw, _mm256_set1_ps(da[t][b])),
+                                         acc[hf][t]);
     }
 }
 
@@ -115,8 +122,7 @@ AVX2 INLINE void q8_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *grp = panel + (size_t)(b >> 1) * 1088;
         const uint8_t *hdr = grp + (b & 1) * 32, *body = grp + 64 + (b & 1) * 512;
-        q8_0_half(TT, hdr, body, 0, b, qa, da, acc[0]);
-        q8_0_half(TT, hdr, body, 1, b, qa, da, acc[1]);
+        q8_0_block(TT, hdr, body, b, qa, da, acc);
     }
     store_tokens(TT, acc, y, ldy, n_rows);
 }

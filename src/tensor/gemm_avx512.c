@@ -644,22 +644,91 @@ gemm_float_fn gemm_float_avx512(void) { return float_kernel_avx512; }
 /* The same quants as the Q8_0 / Q8_K activation quantizers (quant_avx512.c, byte for byte), written
  * straight into GEMM rows with their block sums. */
 
+/* Combines a and b lane by lane: the maximum of floats, or the sum of int32 words (SUM). */
+AVX512 INLINE __m512 lane_combine(const int SUM, __m512 a, __m512 b) {
+    if (SUM) return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+    return _mm512_max_ps(a, b);
+}
+
+/* Lane i of the result = the reduction (max, or int32 sum) of the 16 lanes of v[i]: 16 horizontal
+ * reductions for the shuffles of about three. Pairs first within 128-bit lanes, then across them;
+ * after the last step lane 4g + j holds v[4g + j]. Max and integer sums are exact in any order. */
+AVX512 INLINE __m512 reduce16_transposed(const int SUM, const __m512 *v) {
+    __m512 x[8], y[4], z[2];
+    UNROLL
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: v[2i] at 0, 2 and v[2i+1] at 1, 3 */
+        x[i] = lane_combine(SUM, _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    UNROLL
+    for (int i = 0; i < 4; i++) /* per 128-bit lane: v[4i + j] at j */
+        y[i] = lane_combine(SUM, _mm512_shuffle_ps(x[2 * i], x[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_ps(x[2 * i], x[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    UNROLL
+    for (int i = 0; i < 2; i++) /* 128-bit lanes (0+1, 2+3) of y[2i], then of y[2i+1] */
+        z[i] = lane_combine(SUM, _mm512_shuffle_f32x4(y[2 * i], y[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_f32x4(y[2 * i], y[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return lane_combine(SUM, _mm512_shuffle_f32x4(z[0], z[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                        _mm512_shuffle_f32x4(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* x rounded to fp16 and back, lane by lane (round to nearest even, like kumo_float_to_half) */
+AVX512 INLINE __m512 round_to_half(__m512 x) {
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/* One block's quants from its scale's inverse, stored; returns their per-lane sums. */
+AVX512 INLINE __m512i quantize_block32(const float *x, float id, int8_t *q) {
+    const __m512 idv = _mm512_set1_ps(id);
+    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+    const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), idv)), lo), hi);
+    const __m512i q1 =
+        _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16), idv)), lo), hi);
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtepi32_epi8(q1));
+    return _mm512_add_epi32(q0, q1);
+}
+
+/* The bias words and the fp16-rounded d·Σq of blocks b.., from their scales and quant sums. */
+AVX512 INLINE void store_block_sums(__m512 d, __m512i sum, int32_t *c128, int32_t *c8, int32_t *c16, float *ms) {
+    _mm512_storeu_si512(c128, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-128)));
+    _mm512_storeu_si512(c8, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8)));
+    _mm512_storeu_si512(c16, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-16)));
+    _mm512_storeu_ps(ms, round_to_half(_mm512_mul_ps(d, _mm512_cvtepi32_ps(sum))));
+}
+
+/* Sixteen blocks at a time, so that the per-block reductions, the scale division and the fp16
+ * roundings are done once for all sixteen (lane i = block b + i) instead of per block: the per-block
+ * horizontal reductions were most of this function's time. Same bytes as the one-block tail. */
 AVX512 static void quantize_q8_32(const float *x, int64_t n, uint8_t *dst) {
     const int64_t nb = n / QK8_0;
     float *d = (float *)(dst + n);
     int32_t *c128 = (int32_t *)(d + nb), *c8 = c128 + nb, *c16 = c8 + nb;
     float *ms = (float *)(c16 + nb);
-    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
-    for (int64_t b = 0; b < nb; b++, x += QK8_0) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    int8_t *q = (int8_t *)dst;
+    int64_t b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        const float *xb = x + QK8_0 * b;
+        __m512 v[16];
+        UNROLL
+        for (int i = 0; i < 16; i++)
+            v[i] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb + QK8_0 * i)),
+                                 _mm512_abs_ps(_mm512_loadu_ps(xb + QK8_0 * i + 16)));
+        const __m512 amax = reduce16_transposed(0, v);
+        const __m512 dv = round_to_half(_mm512_div_ps(amax, _mm512_set1_ps(127.0f)));
+        _mm512_storeu_ps(d + b, dv);
+        float id[16];
+        _mm512_storeu_ps(id, _mm512_maskz_div_ps(_mm512_cmpneq_ps_mask(amax, _mm512_setzero_ps()),
+                                                 _mm512_set1_ps(127.0f), amax));
+        UNROLL
+        for (int i = 0; i < 16; i++)
+            v[i] = _mm512_castsi512_ps(quantize_block32(xb + QK8_0 * i, id[i], q + QK8_0 * (b + i)));
+        store_block_sums(dv, _mm512_castps_si512(reduce16_transposed(1, v)), c128 + b, c8 + b, c16 + b, ms + b);
+    }
+    for (; b < nb; b++) {
+        const float *xb = x + QK8_0 * b;
+        const float amax = _mm512_reduce_max_ps(
+            _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb)), _mm512_abs_ps(_mm512_loadu_ps(xb + 16))));
         d[b] = kumo_half_to_float(kumo_float_to_half(amax / 127.0f));
-        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-        const __m512i q0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), lo), hi);
-        const __m512i q1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, id)), lo), hi);
-        _mm_storeu_si128((__m128i *)(dst + QK8_0 * b), _mm512_cvtepi32_epi8(q0));
-        _mm_storeu_si128((__m128i *)(dst + QK8_0 * b + 16), _mm512_cvtepi32_epi8(q1));
-        const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        const int32_t sum = _mm512_reduce_add_epi32(quantize_block32(xb, amax != 0.0f ? 127.0f / amax : 0.0f, q + QK8_0 * b));
         c128[b] = -128 * sum;
         c8[b] = -8 * sum;
         c16[b] = -16 * sum;

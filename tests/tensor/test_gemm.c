@@ -244,12 +244,14 @@ static void batch_rows_threads_exact(void **state) {
 }
 
 /* The fast activation quantizers write exactly the bytes of the reference ones, including rows with
- * zero blocks and ties for the largest magnitude. */
+ * zero blocks and ties for the largest magnitude. 40 Q8_0 blocks: two groups of sixteen for the
+ * vector path of the AVX-512 quantizer and a tail of eight for its one-block path. */
 static void quantize_rows_identical(void **state) {
     (void)state;
-    const int64_t n = 1024;
+    const int64_t n = 1280;
     float *x = random_acts(n, 4, 77);
     for (int64_t i = 256; i < 512; i++) x[i] = 0.0f;          /* a zero Q8_K block, eight zero Q8_0 blocks */
+    for (int64_t i = 1216; i < 1248; i++) x[i] = 0.0f;        /* a zero Q8_0 block in the tail */
     x[600] = 50.0f;                                           /* ties of opposite sign */
     x[601] = -50.0f;
     for (int act = 0; act < GEMM_ACT_COUNT; act++) {

@@ -51,7 +51,7 @@ double kumo_measure_read_bandwidth(int n_threads, size_t bytes, int reps) {
     if (n_threads <= 0) n_threads = kumo_cpu_count();
     bytes &= ~(size_t)127;
     /* the packed weights' own allocator, so the probe reads memory of the same kind (huge pages
-     * where the kernel offers them: about 5% more than 4 KiB pages here) */
+     * where the kernel offers them; on this host 0-8% more than 4 KiB pages, within its noise) */
     size_t alloc = 0;
     uint8_t *buf = gemm_arena_alloc(bytes, &alloc);
     thread_pool *pool = thread_pool_new(n_threads);

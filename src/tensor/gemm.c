@@ -652,39 +652,6 @@ static void q5_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     k4_kernel_ref(w, panel, act, T, y, ldy, n_rows, 192);
 }
 
-static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
-    const int64_t nb = w->n_blocks, n_in = w->n_in;
-    for (int t = 0; t < T; t++) {
-        const int8_t *qa = (const int8_t *)act[t];
-        const float *da = gemm_act_d(act[t], n_in);
-        const int32_t *bias = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_BIAS32);
-        float acc[GEMM_PANEL] = {0};
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
-            const int8_t *q = qa + QK_K * b;
-            for (int i = 0; i < GEMM_PANEL; i++) {
-                int32_t isum = 0;
-                for (int j = 0; j < 16; j++) {
-                    /* sub-block j = elements 128h + 32tq + 16g .. +15 */
-                    const int h = j / 8, tq = (j % 8) / 2, g = j % 2, qt = 2 * h + g;
-                    int32_t s = bias[16 * b + j];
-                    for (int c = 0; c < 4; c++)
-                        for (int e = 0; e < 4; e++) {
-                            uint8_t x[3];
-                            for (int k = 0; k < 3; k++) x[k] = body[gemm_q6k_word_at(qt, c, k) + 4 * i + e];
-                            const int u = tq < 3 ? x[tq] & 0x3F : x[0] >> 6 | (x[1] >> 6) << 2 | (x[2] >> 6) << 4;
-                            s += u * q[128 * h + 32 * tq + 16 * g + 4 * c + e];
-                        }
-                    isum += (int8_t)body[16 * j + i] * s;
-                }
-                acc[i] += hdr_half(hdr, i) * da[b] * (float)isum;
-            }
-        }
-        memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
-    }
-}
-
 static void q2_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
                             size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
@@ -724,17 +691,15 @@ static void q2_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
     }
 }
 
-/* The 16 scales of a Q3_K row (6 bits each, stored biased by 32) from its 12 packed bytes. */
-static void q3_K_row_scales(const uint8_t s12[12], int sc[16]) {
-    for (int j = 0; j < 16; j++) {
-        const int lo = j < 8 ? s12[j] & 0xF : s12[j - 8] >> 4;
-        const int hi = (s12[8 + j % 4] >> (2 * (j / 4))) & 3;
-        sc[j] = (lo | hi << 4) - 32;
-    }
-}
-
-static void q3_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
-                            size_t ldy, int n_rows) {
+/* The 256-blocks of 16 sub-blocks whose activation rows carry the -32·B_j biases (Q3_K, Q6_K): per
+ * row, Σ_j sc_j · (bias_j + Σ u · a) over sub-block j's 16 elements, scaled by d_w · d_a · d_mul.
+ * Sub-block j covers elements 128·(j/8) + 32·((j%8)/2) + 16·(j%2) .. +15 in both. `row_scales`
+ * gives a row's 16 sub-block scales and `quant` element 4c + e of a sub-block (times what d_mul
+ * undoes); both are constants in each caller, so they inline. */
+static inline void bias16_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T,
+                                     float *y, size_t ldy, int n_rows, float d_mul,
+                                     void (*row_scales)(const uint8_t *body, int i, int sc[16]),
+                                     int (*quant)(const uint8_t *body, int i, int j, int c, int e)) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     for (int t = 0; t < T; t++) {
         const int8_t *qa = (const int8_t *)act[t];
@@ -745,28 +710,63 @@ static void q3_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const ui
             const uint8_t *hdr = block_hdr(w, panel, b), *body = block_body(w, panel, b);
             const int8_t *q = qa + QK_K * b;
             for (int i = 0; i < GEMM_PANEL; i++) {
-                uint8_t s12[12];
                 int sc[16];
-                for (int k = 0; k < 3; k++) memcpy(s12 + 4 * k, body + 64 * k + 4 * i, 4);
-                q3_K_row_scales(s12, sc);
+                row_scales(body, i, sc);
                 int32_t isum = 0;
                 for (int j = 0; j < 16; j++) {
-                    const int n = j / 8, k = (j % 8) / 2, g = j % 2;
-                    int32_t s = bias[16 * b + j]; /* -32·B_j: with quants times 8, 8·Σ(q - 4)·a */
+                    const int8_t *a = q + 128 * (j / 8) + 32 * ((j % 8) / 2) + 16 * (j % 2);
+                    int32_t s = bias[16 * b + j];
                     for (int c = 0; c < 4; c++)
-                        for (int e = 0; e < 4; e++) {
-                            const int l = 16 * g + 4 * c + e;
-                            const int q2 = (body[704 + 64 * (8 * n + l / 4) + 4 * i + e] >> (2 * k)) & 3;
-                            const int h = (body[192 + 64 * (l / 4) + 4 * i + e] >> (4 * n + k)) & 1;
-                            s += 8 * (q2 + 4 * h) * q[128 * n + 32 * k + l];
-                        }
+                        for (int e = 0; e < 4; e++) s += quant(body, i, j, c, e) * a[4 * c + e];
                     isum += sc[j] * s;
                 }
-                acc[i] += hdr_half(hdr, i) * (da[b] * 0.125f) * (float)isum;
+                acc[i] += hdr_half(hdr, i) * (da[b] * d_mul) * (float)isum;
             }
         }
         memcpy(y + (size_t)t * ldy, acc, (size_t)n_rows * sizeof(float));
     }
+}
+
+/* The 16 scales of Q3_K row i (6 bits each, stored biased by 32) from its 12 packed bytes. */
+static void q3_K_row_scales(const uint8_t *body, int i, int sc[16]) {
+    uint8_t s12[12];
+    for (int k = 0; k < 3; k++) memcpy(s12 + 4 * k, body + 64 * k + 4 * i, 4);
+    for (int j = 0; j < 16; j++) {
+        const int lo = j < 8 ? s12[j] & 0xF : s12[j - 8] >> 4;
+        const int hi = (s12[8 + j % 4] >> (2 * (j / 4))) & 3;
+        sc[j] = (lo | hi << 4) - 32;
+    }
+}
+
+/* A Q3_K quant times 8 (d_mul 1/8 undoes it): with the -32·B_j bias, 8·Σ(q - 4)·a. */
+static int q3_K_quant8(const uint8_t *body, int i, int j, int c, int e) {
+    const int n = j / 8, k = (j % 8) / 2, l = 16 * (j % 2) + 4 * c + e;
+    const int q2 = (body[704 + 64 * (8 * n + l / 4) + 4 * i + e] >> (2 * k)) & 3;
+    const int h = (body[192 + 64 * (l / 4) + 4 * i + e] >> (4 * n + k)) & 1;
+    return 8 * (q2 + 4 * h);
+}
+
+static void q6_K_row_scales(const uint8_t *body, int i, int sc[16]) {
+    for (int j = 0; j < 16; j++) sc[j] = (int8_t)body[16 * j + i];
+}
+
+/* A Q6_K quant (0..63; the -32·B_j bias recentres it) from its X0..X2 words */
+static int q6_K_quant(const uint8_t *body, int i, int j, int c, int e) {
+    const int tq = (j % 8) / 2, qt = 2 * (j / 8) + j % 2;
+    const uint8_t *x = body + 4 * i + e; /* word k of the element at x[gemm_q6k_word_at(qt, c, k)] */
+    if (tq < 3) return x[gemm_q6k_word_at(qt, c, tq)] & 0x3F;
+    return x[gemm_q6k_word_at(qt, c, 0)] >> 6 | (x[gemm_q6k_word_at(qt, c, 1)] >> 6) << 2 |
+           (x[gemm_q6k_word_at(qt, c, 2)] >> 6) << 4;
+}
+
+static void q3_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    bias16_kernel_ref(w, panel, act, T, y, ldy, n_rows, 0.125f, q3_K_row_scales, q3_K_quant8);
+}
+
+static void q6_K_kernel_ref(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, int T, float *y,
+                            size_t ldy, int n_rows) {
+    bias16_kernel_ref(w, panel, act, T, y, ldy, n_rows, 1.0f, q6_K_row_scales, q6_K_quant);
 }
 
 void gemm_kernels_portable(gemm_kernel_fn table[]) {

@@ -36,22 +36,24 @@ static void quiet_log(enum ggml_log_level level, const char *text, void *user) {
     if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
 }
 
-/* a small fixed-seed generator, so every run decodes the same tokens */
-static unsigned long long rng_state = 0x2545F4914F6CDD1DULL;
-static int rand_token(int n_vocab) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (int)(rng_state % (unsigned long long)n_vocab);
+/* xorshift64 from a fixed seed (kept by the caller), so every run decodes the same tokens */
+static int rand_token(unsigned long long *state, int n_vocab) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (int)(*state % (unsigned long long)n_vocab);
 }
+
+#define TOKEN_SEED 0x2545F4914F6CDD1DULL
 
 static int test_prompt(struct llama_context *ctx, int n_prompt, llama_token *tokens) {
     const struct llama_vocab *vocab = llama_model_get_vocab(llama_get_model(ctx));
     const int n_vocab = llama_vocab_n_tokens(vocab);
+    unsigned long long rng = TOKEN_SEED;
     for (int done = 0; done < n_prompt;) {
         const int n = n_prompt - done < N_BATCH ? n_prompt - done : N_BATCH;
-        tokens[0] = done == 0 && llama_vocab_get_add_bos(vocab) ? llama_vocab_bos(vocab) : rand_token(n_vocab);
-        for (int i = 1; i < n; i++) tokens[i] = rand_token(n_vocab);
+        tokens[0] = done == 0 && llama_vocab_get_add_bos(vocab) ? llama_vocab_bos(vocab) : rand_token(&rng, n_vocab);
+        for (int i = 1; i < n; i++) tokens[i] = rand_token(&rng, n_vocab);
         if (llama_decode(ctx, llama_batch_get_one(tokens, n)) != 0) return -1;
         done += n;
     }
@@ -62,11 +64,12 @@ static int test_prompt(struct llama_context *ctx, int n_prompt, llama_token *tok
 static int test_gen(struct llama_context *ctx, int n_gen) {
     const struct llama_vocab *vocab = llama_model_get_vocab(llama_get_model(ctx));
     const int n_vocab = llama_vocab_n_tokens(vocab);
-    llama_token token = llama_vocab_get_add_bos(vocab) ? llama_vocab_bos(vocab) : rand_token(n_vocab);
+    unsigned long long rng = TOKEN_SEED;
+    llama_token token = llama_vocab_get_add_bos(vocab) ? llama_vocab_bos(vocab) : rand_token(&rng, n_vocab);
     for (int i = 0; i < n_gen; i++) {
         if (llama_decode(ctx, llama_batch_get_one(&token, 1)) != 0) return -1;
         llama_synchronize(ctx);
-        token = rand_token(n_vocab);
+        token = rand_token(&rng, n_vocab);
     }
     return 0;
 }

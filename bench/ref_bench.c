@@ -197,33 +197,25 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ref_bench: cannot create a context\n");
         return 1;
     }
+    int rc = 0;
     if (n_greedy) {
         const int n = parse_tokens(token_list, tokens, N_BATCH);
-        const int rc = n > 0 ? greedy(ctx, tokens, n, n_greedy) : -1;
+        rc = n > 0 ? greedy(ctx, tokens, n, n_greedy) : -1;
         if (rc != 0) fprintf(stderr, "ref_bench: %s\n", n > 0 ? "llama_decode failed" : "bad --tokens");
-        free(tokens);
-        llama_free(ctx);
-        llama_model_free(model);
-        llama_backend_free();
-        return rc != 0;
-    }
-    char desc[256];
-    llama_model_desc(model, desc, sizeof desc);
-    printf("{\"engine\": \"llama.cpp (native build of the npm sources)\", \"model\": \"%s\", \"desc\": \"%s\", "
-           "\"threads\": %d, \"flash_attn\": \"%s\", \"model_bytes\": %llu",
-           path, desc, threads, llama_flash_attn_type_name(fa), (unsigned long long)llama_model_size(model));
-    int rc = 0;
-    double mean, sd;
-    if (n_prompt > 0) {
-        if ((rc = run_test(ctx, n_prompt, 0, reps, tokens, &mean, &sd)) == 0)
+    } else {
+        char desc[256];
+        llama_model_desc(model, desc, sizeof desc);
+        printf("{\"engine\": \"llama.cpp (native build of the npm sources)\", \"model\": \"%s\", \"desc\": \"%s\", "
+               "\"threads\": %d, \"flash_attn\": \"%s\", \"model_bytes\": %llu",
+               path, desc, threads, llama_flash_attn_type_name(fa), (unsigned long long)llama_model_size(model));
+        double mean, sd;
+        if (n_prompt > 0 && (rc = run_test(ctx, n_prompt, 0, reps, tokens, &mean, &sd)) == 0)
             printf(", \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f", mean, sd);
-    }
-    if (rc == 0 && n_gen > 0) {
-        if ((rc = run_test(ctx, 0, n_gen, reps, tokens, &mean, &sd)) == 0)
+        if (rc == 0 && n_gen > 0 && (rc = run_test(ctx, 0, n_gen, reps, tokens, &mean, &sd)) == 0)
             printf(", \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f", mean, sd);
+        printf("}\n");
+        if (rc != 0) fprintf(stderr, "ref_bench: llama_decode failed\n");
     }
-    printf("}\n");
-    if (rc != 0) fprintf(stderr, "ref_bench: llama_decode failed\n");
     free(tokens);
     llama_free(ctx);
     llama_model_free(model);

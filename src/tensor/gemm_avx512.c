@@ -384,6 +384,40 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
 
+/* ======================= Q3_K, Q6_K: 16-element sub-blocks chained from a bias ======================= */
+
+/* Both pack two 256-blocks per group: 64 bytes of headers (d of block 0, then of block 1), then the
+ * two bodies. The body of block b; *hdr gets its d header. */
+AVX512 INLINE const uint8_t *pair_block(const uint8_t *panel, int64_t b, size_t body_bytes, const uint8_t **hdr) {
+    const uint8_t *grp = panel + (size_t)(b >> 1) * (64 + 2 * body_bytes);
+    *hdr = grp + (b & 1) * 32;
+    return grp + 64 + (b & 1) * body_bytes;
+}
+
+#define BIAS16_OFF(c) (4 * (c))
+
+/* Sub-block j of block b for every token: the chain starts from the activation's bias word for j
+ * (GEMM_SUMS_BIAS32), runs over the 4 words u at qa[t] + q_off, and its exact sum times the row
+ * scales sc joins isum[t]. */
+AVX512 INLINE void bias16_subblock(const int T, const __m512i *u, __m512i sc, const int8_t *const *qa,
+                                   const int32_t *const *bias, int64_t b, int j, size_t q_off, __m512i *isum) {
+    UNROLL
+    for (int t = 0; t < T; t++) {
+        __m512i d;
+        DOT_WORDS(d, _mm512_set1_epi32(bias[t][16 * b + j]), u, 4, qa[t] + q_off, BIAS16_OFF);
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
+    }
+}
+
+/* The block's one float step: acc[t] += (d_w · d_a · mult) · isum[t] (mult a power of two: exact). */
+AVX512 INLINE void bias16_block_end(const int T, const uint8_t *hdr, const float *const *da, int64_t b, float mult,
+                                    const __m512i *isum, __m512 *acc) {
+    const __m512 dw = load_halves(hdr);
+    UNROLL
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b] * mult)), acc[t]);
+}
+
 /* ======================= Q3_K ======================= */
 
 /* The 16 6-bit scales of each row lane (kumo's Q3_K scale packing, as the reference's), minus 32,
@@ -411,8 +445,7 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int32_t *bias[GEMM_MAX_T];
     tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
-        /* groups of two blocks: 64 bytes of headers, then the two 1728-byte bodies */
-        const uint8_t *grp = panel + (size_t)(b >> 1) * 3520, *body = grp + 64 + (b & 1) * 1728;
+        const uint8_t *hdr, *body = pair_block(panel, b, 1728, &hdr);
         const uint8_t *hm = body + 192, *qs = body + 704;
         prefetch_acts(T, qa, QK_K * b, 4);
         __m512i sv[4];
@@ -436,29 +469,17 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 for (int g = 0; g < 2; g++) {
                     const int j = 8 * n + 2 * k + g;
                     const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24);
-                    UNROLL
-                    for (int t = 0; t < T; t++) {
-                        __m512i d;
-                        DOT_WORDS(d, _mm512_set1_epi32(bias[t][16 * b + j]), (u + 4 * g), 4,
-                                  qa[t] + QK_K * b + 128 * n + 32 * k + 16 * g, Q4_K_OFF);
-                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
-                    }
+                    bias16_subblock(T, u + 4 * g, sc, qa, bias, b, j, QK_K * b + 128 * n + 32 * k + 16 * g, isum);
                 }
             }
         }
-        const __m512 dw = load_halves(grp + (b & 1) * 32);
-        UNROLL
-        for (int t = 0; t < T; t++)
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b] * 0.125f)),
-                                     acc[t]);
+        bias16_block_end(T, hdr, da, b, 0.125f, isum, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
 }
 
 /* ======================= Q6_K ======================= */
-
-#define Q6_K_OFF(c) (4 * (c))
 
 /* The four quant words of one (X0, X1, X2) word group (pack_q6_K): u0..u2 are the low 6 bits, u3
  * gathers the top bit pairs of X0 (bits 0-1), X1 (bits 2-3) and X2 (bits 4-5): 16-bit shifts bring
@@ -486,8 +507,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int32_t *bias[GEMM_MAX_T];
     tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
-        /* groups of two blocks: 64 bytes of headers, then the two 3328-byte bodies */
-        const uint8_t *grp = panel + (size_t)(b >> 1) * 6720, *body = grp + 64 + (b & 1) * 3328;
+        const uint8_t *hdr, *body = pair_block(panel, b, 3328, &hdr);
         prefetch_acts(T, qa, QK_K * b, 4);
         __m512i isum[GEMM_MAX_T];
         UNROLL
@@ -506,13 +526,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 for (int tq = 0; tq < 4; tq++) {
                     const int j = 8 * h + 2 * tq + g;
                     const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(body + 16 * j)));
-                    UNROLL
-                    for (int t = 0; t < T; t++) {
-                        __m512i d;
-                        DOT_WORDS(d, _mm512_set1_epi32(bias[t][16 * b + j]), u[tq], 4,
-                                  qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g, Q6_K_OFF);
-                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
-                    }
+                    bias16_subblock(T, u[tq], sc, qa, bias, b, j, QK_K * b + 128 * h + 32 * tq + 16 * g, isum);
                 }
             }
         } else {
@@ -527,19 +541,10 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 for (int c = 0; c < 4; c++)
                     q6_K_unpack(body + gemm_q6k_word_at(2 * h + g, c, 0), m3f, m03, m0f, tq == 0 ? &wv[c] : NULL, tq == 1 ? &wv[c] : NULL, tq == 2 ? &wv[c] : NULL,
                                 tq == 3 ? &wv[c] : NULL);
-                UNROLL
-                for (int t = 0; t < T; t++) {
-                    __m512i d;
-                    DOT_WORDS(d, _mm512_set1_epi32(bias[t][16 * b + j]), wv, 4,
-                              qa[t] + QK_K * b + 128 * h + 32 * tq + 16 * g, Q6_K_OFF);
-                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(d, sc));
-                }
+                bias16_subblock(T, wv, sc, qa, bias, b, j, QK_K * b + 128 * h + 32 * tq + 16 * g, isum);
             }
         }
-        const __m512 dw = load_halves(grp + (b & 1) * 32);
-        UNROLL
-        for (int t = 0; t < T; t++)
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b])), acc[t]);
+        bias16_block_end(T, hdr, da, b, 1.0f, isum, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);

@@ -15,6 +15,7 @@
 #   (native) or bench/PEER-node.md (node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/reference_figures.sh
 
 KUMO=${KUMO:-build/kumo}
 NLC_VERSION=3.22.1
@@ -77,14 +78,6 @@ for id in "${IDS[@]}"; do
 done
 
 REFMD=${KUMO_SHARED:-../shared}/bench/REFERENCE.md
-ref_of() { # model-type -> "pp tg" of REFERENCE.md, or "- -"
-    local m=${1%-*} t=${1##*-}
-    [ -f "$REFMD" ] || { echo "- -"; return; }
-    awk -F'|' -v m="$m" -v t="$t" '
-        { gsub(/ /, "", $2); gsub(/ /, "", $3) }
-        $2 == m && $3 == t { split($5, a, " "); split($6, b, " "); print a[1], b[1]; found = 1 }
-        END { if (!found) print "- -" }' "$REFMD"
-}
 
 {
     echo "# kumo and llama.cpp side by side"
@@ -105,10 +98,10 @@ ref_of() { # model-type -> "pp tg" of REFERENCE.md, or "- -"
     echo "|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
-        read -r rp rt <<< "$(ref_of "$1")"
+        read -r rp rt <<< "$(reference_figures "${1%-*}" "${1##*-}" "$REFMD")"
         awk -v id="$1" -v kp="$2" -v kps="$3" -v lp="$4" -v lps="$5" -v kt="$6" -v kts="$7" -v lt="$8" -v lts="$9" \
             -v rp="$rp" -v rt="$rt" 'BEGIN {
-            vs = (rp == "-" || rt == "-") ? "-" : sprintf("%.2f / %.2f", lp / rp, lt / rt)
+            vs = (rp == "" || rt == "") ? "–" : sprintf("%.2f / %.2f", lp / rp, lt / rt)
             printf "| %s | %.1f ± %.1f | %.1f ± %.1f | %.2f | %.2f ± %.2f | %.2f ± %.2f | %.2f | %s |\n",
                 id, kp, kps, lp, lps, kp / lp, kt, kts, lt, lts, kt / lt, vs
         }'

@@ -13,6 +13,7 @@
 # around its own run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/reference_figures.sh
 
 KUMO=${KUMO:-build/kumo}
 SHARED=${KUMO_SHARED:-../shared}
@@ -84,13 +85,6 @@ for s in $SHAPES; do
     done
 done
 
-# reference: "| model | type | size | pp ± sd | tg ± sd |"
-ref_of() { # model type -> "pp tg"
-    awk -F'|' -v m="$1" -v t="$2" '
-        { gsub(/ /, "", $2); gsub(/ /, "", $3) }
-        $2 == m && $3 == t { split($5, pp, "±"); split($6, tg, "±"); gsub(/ /, "", pp[1]); gsub(/ /, "", tg[1]); print pp[1], tg[1] }
-    ' "$REF"
-}
 
 # --- report -------------------------------------------------------------------------------------
 {
@@ -109,7 +103,7 @@ ref_of() { # model type -> "pp tg"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
-        read -r rpp rtg <<< "$(ref_of "$1" "$2")"
+        read -r rpp rtg <<< "$(reference_figures "$1" "$2" "$REF")"
         awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$8" -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
             xpp = rpp != "" ? sprintf("%.2f", pp / rpp) : "–"
             xtg = rtg != "" ? sprintf("%.2f", tg / rtg) : "–"

@@ -7,10 +7,10 @@
 #   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: all nine).
 # Environment: KUMO (default build/kumo), KUMO_SHARED (default ../shared).
 #
-# The roofline of generation is the machine's read bandwidth, `kumo bench --bandwidth`, measured right
-# before and right after each model: this host's two-thread bandwidth jumps between about 30 and 55
-# GB/s from minute to minute, so each model is compared with the better of the two measurements
-# around its own run.
+# The roofline of generation is the machine's read bandwidth, measured by `kumo bench --roofline` right
+# before and right after each tg run (the better of the two): this host's two-thread bandwidth jumps
+# between about 30 and 60 GB/s from minute to minute, so each run is set against the seconds around
+# it, and a model's % roofline is the mean over its runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/reference_figures.sh
@@ -61,27 +61,21 @@ done
 # --- measurements -------------------------------------------------------------------------------
 json_num() { sed -n "s/.*\"$1\": *\([-0-9.e+]*\).*/\1/p"; }
 
-BW_ALL=()
-measure_bandwidth() {
-    local j
-    j=$("$KUMO" bench --bandwidth --json -t "$T")
-    BW_ALL+=("$(echo "$j" | json_num read_gb_s)")
-}
-
 ROWS=()
 ISA=?
-measure_bandwidth
 for s in $SHAPES; do
     for ty in $TYPES; do
         id="$s-$(lower "$ty")"
         wanted "$id" "$@" || continue
         echo "bench $id" >&2
-        j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --json)
+        j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --roofline --json)
         ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
-        measure_bandwidth
-        n=${#BW_ALL[@]}
-        bw=$(printf '%s\n%s\n' "${BW_ALL[$((n - 2))]}" "${BW_ALL[$((n - 1))]}" | sort -g | tail -1)
-        ROWS+=("$s $(lower "$ty") $(echo "$j" | json_num pp_tok_s) $(echo "$j" | json_num pp_stddev) $(echo "$j" | json_num tg_tok_s) $(echo "$j" | json_num tg_stddev) $(echo "$j" | json_num tg_gb_s) $bw")
+        row="$s $(lower "$ty")"
+        for k in pp_tok_s pp_stddev tg_tok_s tg_stddev tg_gb_s roofline_gb_s tg_roofline_pct tg_roofline_pct_stddev; do
+            v=$(echo "$j" | json_num "$k")
+            row="$row ${v:-0}"
+        done
+        ROWS+=("$row")
     done
 done
 
@@ -92,23 +86,25 @@ done
     echo
     echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, ISA $ISA," \
         "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM; $(date -u '+%Y-%m-%d %H:%M UTC')."
-    echo "Command: \`bench/run.sh -p $P -n $N -t $T -r $R\` = \`kumo bench -m MODEL -p $P -n $N -t $T -r $R --json\` per model" \
+    echo "Command: \`bench/run.sh -p $P -n $N -t $T -r $R\` = \`kumo bench -m MODEL -p $P -n $N -t $T -r $R --roofline --json\` per model" \
         "(mean ± stddev of $R runs after a warm-up; the reference: \`llama-bench -p 512 -n 128 -t 2 -r 3\`, figures from" \
         "\`../shared/bench/REFERENCE.md\`, measured on another day: this host is shared and its speed varies)."
-    echo "Roofline: read bandwidth \`kumo bench --bandwidth -t $T\` measured before and after each model; a model's" \
-        "roofline is the better of its two (all measurements, GB/s: $(printf '%s ' "${BW_ALL[@]}")). tg GB/s = weight bytes" \
-        "read per generated token × tg tok/s (the KV cache reads come on top)."
+    echo "Roofline (\`--roofline\`): the read bandwidth (\`kumo bench --bandwidth\`'s probe, $T threads, 512 MiB) measured" \
+        "right before and right after each tg run, the better of the two; roofline GB/s is its mean over the $R runs and" \
+        "% roofline the mean ± stddev of each run's tg GB/s over its own roofline. tg GB/s = weight bytes read per" \
+        "generated token × tg tok/s (the KV cache reads come on top)."
     echo
     echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | roofline GB/s | % roofline |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
         read -r rpp rtg <<< "$(reference_figures "$1" "$2" "$REF")"
-        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$8" -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
+        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$8" -v pct="$9" -v pcts="${10}" \
+            -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
             xpp = rpp != "" ? sprintf("%.2f", pp / rpp) : "–"
             xtg = rtg != "" ? sprintf("%.2f", tg / rtg) : "–"
-            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f | %.0f%% |\n",
-                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, bw, 100 * gbs / bw
+            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f | %.0f ± %.0f%% |\n",
+                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, bw, pct, pcts
         }'
     done
 } > "$OUT"

@@ -12,7 +12,7 @@ static int run(int argc, char **argv);
 
 const cli_command CMD_BENCH = {
     "bench", run, "measure prompt-processing and generation speed (tok/s) and memory bandwidth",
-    "usage: kumo bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]\n"
+    "usage: kumo bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--roofline] [--json]\n"
     "       kumo bench --bandwidth [-t THREADS]\n"
     "  pp: one batch of P prompt tokens; tg: N tokens one at a time; mean ± stddev over REPS runs after a\n"
     "  warm-up. tg GB/s = weight bytes one token reads (active experts only) × tg tok/s.\n\n"
@@ -22,8 +22,12 @@ const cli_command CMD_BENCH = {
     "  -t, --threads N        threads (default: all cores)\n"
     "      --kv-type T        KV cache type: f16 (default; half the memory of f32) or f32\n"
     "  -r, --repetitions R    runs per test (default 3)\n"
+    "      --roofline         measure the read bandwidth (as --bandwidth, 512 MiB) right before and after\n"
+    "                         each tg run; the better of the two is that run's roofline, and tg GB/s is\n"
+    "                         reported as a share of it (mean ± stddev over the runs)\n"
     "      --json             one JSON object: pp_tok_s, tg_tok_s, pp_stddev, tg_stddev, tg_gb_s,\n"
-    "                         model_bytes, threads, isa, kv_type, ...\n"
+    "                         model_bytes, threads, isa, kv_type, ... (with --roofline: roofline_gb_s,\n"
+    "                         tg_roofline_pct, tg_roofline_pct_stddev)\n"
     "      --bandwidth        measure the machine's read bandwidth (1 GiB buffer) and exit\n",
 };
 
@@ -34,6 +38,10 @@ static void mean_std(const double *x, int n, double *mean, double *sd) {
     for (int i = 0; i < n; i++) ss += (x[i] - *mean) * (x[i] - *mean);
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
 }
+
+/* The roofline probe around one tg run: kumo bench --bandwidth's read, on half its buffer (still 16×
+ * this machine's L3) and three passes, so that it takes well under a second. */
+static double read_bandwidth(int n_threads) { return kumo_measure_read_bandwidth(n_threads, (size_t)512 << 20, 3); }
 
 static uint64_t rng_next(uint64_t *s) {
     *s ^= *s << 13;
@@ -46,7 +54,7 @@ static int run(int argc, char **argv) {
     const char *model_path = NULL;
     int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
     kumo_kv_type kv_type = KUMO_KV_F16;
-    bool json = false, bandwidth = false;
+    bool json = false, bandwidth = false, roofline = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool ok = true;
@@ -58,6 +66,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) ok = cli_take_int(argc, argv, &i, &reps);
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--bandwidth")) bandwidth = true;
+        else if (!strcmp(a, "--roofline")) roofline = true;
         else return cli_usage_error(&CMD_BENCH, "unknown option '%s'", a);
         if (!ok) return 2;
     }
@@ -88,6 +97,17 @@ static int run(int argc, char **argv) {
     }
     kumo_batch b = kumo_batch_new(cp.n_batch);
     double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    /* per tg run: its roofline (GB/s) and its weight bytes per second as a share of it (%) */
+    double *rl = calloc((size_t)reps, sizeof *rl), *rl_pct = calloc((size_t)reps, sizeof *rl_pct);
+    if (!pp || !tg || !rl || !rl_pct) {
+        free(pp), free(tg), free(rl), free(rl_pct);
+        kumo_batch_free(&b);
+        kumo_context_free(ctx);
+        kumo_model_free(m);
+        return cli_fail("bench", "out of memory");
+    }
+    roofline = roofline && n_gen > 0;
+    const int n_threads = kumo_context_n_threads(ctx);
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     int n_vocab = kumo_n_vocab(m), rc = 0;
     /* warm-up: fault the mapping in and let the caches and the pool settle */
@@ -105,6 +125,9 @@ static int run(int argc, char **argv) {
         }
         if (n_gen > 0) {
             kumo_seq_rm(ctx, 0, 0);
+            /* this host's bandwidth changes from minute to minute, so the roofline is measured in
+             * the seconds around the run it is set against, not once per model */
+            double bw_before = roofline ? read_bandwidth(n_threads) : 0.0;
             double t0 = cli_now();
             for (int i = 0; i < n_gen && !rc; i++) {
                 kumo_batch_clear(&b);
@@ -112,6 +135,14 @@ static int run(int argc, char **argv) {
                 rc = kumo_decode(ctx, &b, &err);
             }
             tg[r] = n_gen / (cli_now() - t0);
+            if (roofline) {
+                double bw_after = read_bandwidth(n_threads);
+                rl[r] = bw_before > bw_after ? bw_before : bw_after;
+                rl_pct[r] = rl[r] > 0.0 ? 100.0 * tg[r] * (double)info.weight_bytes_per_token / 1e9 / rl[r] : 0.0;
+                if (!json)
+                    fprintf(stderr, "run %d/%d: read bandwidth %.2f GB/s before tg, %.2f after\n", r + 1, reps,
+                            bw_before, bw_after);
+            }
         }
         if (!json)
             fprintf(stderr, "run %d/%d: pp%d %.2f tok/s, tg%d %.2f tok/s\n", r + 1, reps, n_prompt, pp[r], n_gen, tg[r]);
@@ -123,30 +154,42 @@ static int run(int argc, char **argv) {
         mean_std(pp, reps, &ppm, &pps);
         mean_std(tg, reps, &tgm, &tgs);
         double gbs = tgm * (double)info.weight_bytes_per_token / 1e9;
+        double rlm, rls, pctm, pcts;
+        mean_std(rl, reps, &rlm, &rls);
+        mean_std(rl_pct, reps, &pctm, &pcts);
+        char rl_json[160] = "", rl_text[96] = "";
+        if (roofline) {
+            snprintf(rl_json, sizeof rl_json,
+                     ", \"roofline_gb_s\": %.3f, \"tg_roofline_pct\": %.2f, \"tg_roofline_pct_stddev\": %.2f", rlm,
+                     pctm, pcts);
+            snprintf(rl_text, sizeof rl_text, ", %.0f ± %.0f %% of a %.1f GB/s read", pctm, pcts, rlm);
+        }
         const char *base = strrchr(model_path, '/');
         base = base ? base + 1 : model_path;
         if (json) {
             printf("{\"model\": \"%s\", \"arch\": \"%s\", \"model_bytes\": %llu, \"bytes_per_token\": %llu, "
                    "\"n_params\": %llu, \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
                    "\"reps\": %d, \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, "
-                   "\"tg_gb_s\": %.3f, \"kv_type\": \"%s\"}\n",
+                   "\"tg_gb_s\": %.3f, \"kv_type\": \"%s\"%s}\n",
                    base, info.arch, (unsigned long long)info.weight_bytes,
                    (unsigned long long)info.weight_bytes_per_token, (unsigned long long)info.n_params,
                    kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, reps, ppm, pps, tgm, tgs, gbs,
-                   cli_kv_type_name(kv_type));
+                   cli_kv_type_name(kv_type), rl_json);
         } else {
             printf("| model | size (MiB) | threads | isa | kv | test | tok/s |\n|---|---|---|---|---|---|---|\n");
             if (n_prompt > 0)
                 printf("| %s | %.0f | %d | %s | %s | pp%d | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
                        kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type), n_prompt, ppm, pps);
             if (n_gen > 0)
-                printf("| %s | %.0f | %d | %s | %s | tg%d | %.2f ± %.2f (%.1f GB/s) |\n", base,
+                printf("| %s | %.0f | %d | %s | %s | tg%d | %.2f ± %.2f (%.1f GB/s%s) |\n", base,
                        info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type),
-                       n_gen, tgm, tgs, gbs);
+                       n_gen, tgm, tgs, gbs, rl_text);
         }
     }
     free(pp);
     free(tg);
+    free(rl);
+    free(rl_pct);
     kumo_batch_free(&b);
     kumo_context_free(ctx);
     kumo_model_free(m);

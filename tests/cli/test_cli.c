@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,43 @@ static void kv_type_option(void **state) {
     }
 }
 
+/* --roofline measures the read bandwidth around each tg run and sets tg GB/s against it; with one run
+ * the share is exactly that run's tg GB/s over its roofline (both printed to 3 decimals). */
+static void bench_roofline_option(void **state) {
+    (void)state;
+    const char *model = shared_path("models/stories260K.gguf");
+    char args[2048];
+    int st;
+    snprintf(args, sizeof args, "bench -m %s -p 0 -n 4 -r 1 -t 2 --json --roofline", model);
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    const cJSON *rl = cJSON_GetObjectItem(j, "roofline_gb_s"), *pct = cJSON_GetObjectItem(j, "tg_roofline_pct"),
+                *gbs = cJSON_GetObjectItem(j, "tg_gb_s"), *sd = cJSON_GetObjectItem(j, "tg_roofline_pct_stddev");
+    assert_true(cJSON_IsNumber(rl) && cJSON_IsNumber(pct) && cJSON_IsNumber(gbs) && cJSON_IsNumber(sd));
+    assert_true(rl->valuedouble > 0.1); /* any machine reads memory faster than 100 MB/s */
+    assert_true(gbs->valuedouble > 0.0);
+    const double want = 100.0 * gbs->valuedouble / rl->valuedouble;
+    assert_true(fabs(pct->valuedouble - want) <= 0.01 * want + 0.01);
+    assert_true(sd->valuedouble == 0.0); /* one run */
+    cJSON_Delete(j);
+    free(out);
+    /* without the option no roofline is claimed; with -n 0 there is no tg run to set against one */
+    const char *variants[2] = {"-p 0 -n 4 -r 1 -t 2 --json", "-p 4 -n 0 -r 1 -t 2 --json --roofline"};
+    for (int v = 0; v < 2; v++) {
+        snprintf(args, sizeof args, "bench -m %s %s", model, variants[v]);
+        out = kumo(args, &st, NULL);
+        assert_int_equal(st, 0);
+        j = cJSON_Parse(out);
+        assert_non_null(j);
+        assert_null(cJSON_GetObjectItem(j, "roofline_gb_s"));
+        assert_null(cJSON_GetObjectItem(j, "tg_roofline_pct"));
+        cJSON_Delete(j);
+        free(out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_lists_every_command_and_flag),
@@ -285,6 +323,7 @@ int main(void) {
         cmocka_unit_test(info_describes_model),
         cmocka_unit_test(errors_are_one_clear_line),
         cmocka_unit_test(kv_type_option),
+        cmocka_unit_test(bench_roofline_option),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -262,11 +262,90 @@ static kumo_matrix expert_view(const kumo_matrix *m, size_t stride, int e, kumo_
     return v;
 }
 
+/* After the QKV products, for entry t and KV head g with its group of query heads: biases, per-head
+ * norms, RoPE, the score scale folded into q, and K/V into the entry's sequence cache. Heads are
+ * independent, so any split of this work gives the same bits. */
+static void post_qkv_head(struct rows_job *j, int t, int g) {
+    const kumo_model *m = j->m;
+    const model_hparams *hp = &m->hp;
+    forward_state *st = j->st;
+    const layer_weights *L = &m->layers[j->layer];
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk, group = hp->n_head / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hk);
+    const float *cs = st->cs + (size_t)t * hp->n_rot;
+    const int qr = j->q_of_entry ? j->q_of_entry[t] : t;
+    if (qr >= 0) {
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            float *qh = st->q + (size_t)qr * qd + (size_t)h * hk;
+            if (L->bq)
+                for (int i = 0; i < hk; i++) qh[i] += L->bq[(size_t)h * hk + i];
+            if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
+            rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
+            for (int i = 0; i < hk; i++) qh[i] *= scale;
+        }
+    }
+    float *kh = st->k + (size_t)t * st->kd + (size_t)g * hk, *vh = st->v + (size_t)t * st->vd + (size_t)g * hv;
+    if (L->bk)
+        for (int i = 0; i < hk; i++) kh[i] += L->bk[(size_t)g * hk + i];
+    if (L->bv)
+        for (int i = 0; i < hv; i++) vh[i] += L->bv[(size_t)g * hv + i];
+    if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
+    rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
+    const size_t kc = k_head(st, hp, j->seq[t], j->layer, g);
+    const size_t vc = v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv;
+    if (st->kv_f16) { /* F16's row conversion: nearest even, the same bits at every ISA level */
+        const kumo_from_float_fn to_half_row = kumo_get_type_traits(GGML_TYPE_F16)->from_float;
+        enum { CHUNK = 256 }; /* K goes to the transposed layout through a small buffer */
+        uint16_t *kd = (uint16_t *)st->k_cache + kc, half[CHUNK];
+        for (int d0 = 0; d0 < hk; d0 += CHUNK) {
+            const int n = hk - d0 < CHUNK ? hk - d0 : CHUNK;
+            to_half_row(kh + d0, half, n);
+            for (int d = 0; d < n; d++) kd[attn_k_index(j->pos[t], d0 + d, hk)] = half[d];
+        }
+        to_half_row(vh, (uint16_t *)st->v_cache + vc, hv);
+    } else {
+        float *kd = (float *)st->k_cache + kc;
+        for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kh[d];
+        memcpy((float *)st->v_cache + vc, vh, (size_t)hv * sizeof(float));
+    }
+}
+
+static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
+    for (int t = t0; t < t1; t++)
+        for (int g = 0; g < j->m->hp.n_head_kv; g++) post_qkv_head(j, t, g);
+}
+
+/* A decode step's cache writes land in lines last touched a token ago, long since evicted by the
+ * weights streamed in between: each K position is one half in each of head_dim 32-byte rows of its
+ * transposed block (attn_k_index), so every write would miss. Asking for those lines before the QKV
+ * product lets the misses overlap the product's streaming instead of stalling the row work after
+ * it. Only for a few entries: a prompt's batch writes whole blocks. */
+static void prefetch_cache_slots(const forward_state *st, const model_hparams *hp, int layer, int n_t,
+                                 const int32_t *pos, const int32_t *seq) {
+    if (n_t > ROWS_CHUNK) return;
+    const size_t elem = st->kv_f16 ? 2 : 4;
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v;
+    for (int t = 0; t < n_t; t++)
+        for (int g = 0; g < hp->n_head_kv; g++) {
+            const char *k = (const char *)st->k_cache + k_head(st, hp, seq[t], layer, g) * elem;
+            const char *v = (const char *)st->v_cache + (v_head(st, hp, seq[t], layer, g) + (size_t)pos[t] * hv) * elem;
+            uintptr_t last = 0; /* the cache is not line-aligned: one request per distinct line */
+            for (int d = 0; d < hk; d++) {
+                const uintptr_t a = (uintptr_t)(k + attn_k_index(pos[t], d, hk) * elem) & ~(uintptr_t)63;
+                if (a != last) __builtin_prefetch((const void *)a, 1, 2);
+                last = a;
+            }
+            for (uintptr_t a = (uintptr_t)v & ~(uintptr_t)63; a < (uintptr_t)(v + (size_t)hv * elem); a += 64)
+                __builtin_prefetch((const void *)a, 1, 2);
+        }
+}
+
 struct attn_job {
     const kumo_model *m;
     forward_state *st;
     int layer;
     const int32_t *pos, *seq;
+    struct rows_job *post; /* set: each item first does its entries' post-QKV work for its KV head */
     _Alignas(64) atomic_int next_item;
 };
 
@@ -286,6 +365,8 @@ static void attention_worker(void *arg, int ith, int nth) {
         const int tile = it / hp->n_head_kv, g = it % hp->n_head_kv;
         const int e0 = st->tile_start[tile], e1 = st->tile_start[tile + 1];
         const int s = j->seq[e0], n_rows = (e1 - e0) * group;
+        if (j->post)
+            for (int e = e0; e < e1; e++) post_qkv_head(j->post, e, g);
         const size_t kc = k_head(st, hp, s, j->layer, g), vc = v_head(st, hp, s, j->layer, g);
         for (int c0 = 0; c0 < n_rows; c0 += ATTN_MAX_ROWS) { /* one pass unless a KV group exceeds it */
             const int n = n_rows - c0 < ATTN_MAX_ROWS ? n_rows - c0 : ATTN_MAX_ROWS;
@@ -309,8 +390,10 @@ static void attention_worker(void *arg, int ith, int nth) {
 }
 
 /* Tiles of consecutive batch entries of the same sequence, as many as fit ATTN_MAX_ROWS query rows
- * (at least one entry even when a KV group alone is larger: attn_rows is then called per head). */
-static void attention_tiles(forward_state *st, const model_hparams *hp, int n_t, const int32_t *seq) {
+ * (at least one entry even when a KV group alone is larger: attn_rows is then called per head).
+ * True when no two tiles share a sequence (checked for a few tiles only): then no tile reads cache
+ * positions that another tile writes. */
+static bool attention_tiles(forward_state *st, const model_hparams *hp, int n_t, const int32_t *seq) {
     const int group = hp->n_head / hp->n_head_kv;
     const int per_tile = group <= ATTN_MAX_ROWS ? ATTN_MAX_ROWS / group : 1;
     st->n_tiles = 0;
@@ -321,60 +404,11 @@ static void attention_tiles(forward_state *st, const model_hparams *hp, int n_t,
         e = e1;
     }
     st->tile_start[st->n_tiles] = n_t;
-}
-
-/* Per entry after the QKV products: biases, per-head norms, RoPE, the score scale folded into q, and
- * K/V into the entry's sequence cache. */
-static void post_qkv_rows(struct rows_job *j, int t0, int t1) {
-    const kumo_model *m = j->m;
-    const model_hparams *hp = &m->hp;
-    forward_state *st = j->st;
-    const layer_weights *L = &m->layers[j->layer];
-    const int hk = hp->head_dim_k, hv = hp->head_dim_v, qd = hp->n_head * hk;
-    const float scale = 1.0f / sqrtf((float)hk);
-    const kumo_from_float_fn to_half = kumo_get_type_traits(GGML_TYPE_F16)->from_float;
-    for (int t = t0; t < t1; t++) {
-        const int qr = j->q_of_entry ? j->q_of_entry[t] : t;
-        float *k = st->k + (size_t)t * st->kd, *v = st->v + (size_t)t * st->vd;
-        const float *cs = st->cs + (size_t)t * hp->n_rot;
-        if (qr >= 0) {
-            float *q = st->q + (size_t)qr * qd;
-            if (L->bq)
-                for (int i = 0; i < qd; i++) q[i] += L->bq[i];
-            for (int h = 0; h < hp->n_head; h++) {
-                float *qh = q + (size_t)h * hk;
-                if (L->q_norm) rms_norm(qh, qh, L->q_norm, hk, hp->rms_eps);
-                rope_apply(qh, hp->n_rot, cs, m->arch->rope_neox);
-                for (int i = 0; i < hk; i++) qh[i] *= scale;
-            }
-        }
-        if (L->bk)
-            for (int i = 0; i < st->kd; i++) k[i] += L->bk[i];
-        if (L->bv)
-            for (int i = 0; i < st->vd; i++) v[i] += L->bv[i];
-        for (int g = 0; g < hp->n_head_kv; g++) {
-            float *kh = k + (size_t)g * hk;
-            if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
-            rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
-            const size_t kc = k_head(st, hp, j->seq[t], j->layer, g);
-            const size_t vc = v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv;
-            const float *vh = v + (size_t)g * hv;
-            if (st->kv_f16) { /* F16's row conversion: nearest even, the same bits at every ISA level */
-                enum { CHUNK = 256 }; /* K goes to the transposed layout through a small buffer */
-                uint16_t *kd = (uint16_t *)st->k_cache + kc, half[CHUNK];
-                for (int d0 = 0; d0 < hk; d0 += CHUNK) {
-                    const int n = hk - d0 < CHUNK ? hk - d0 : CHUNK;
-                    to_half(kh + d0, half, n);
-                    for (int d = 0; d < n; d++) kd[attn_k_index(j->pos[t], d0 + d, hk)] = half[d];
-                }
-                to_half(vh, (uint16_t *)st->v_cache + vc, hv);
-            } else {
-                float *kd = (float *)st->k_cache + kc;
-                for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kh[d];
-                memcpy((float *)st->v_cache + vc, vh, (size_t)hv * sizeof(float));
-            }
-        }
-    }
+    if (st->n_tiles > 16) return false;
+    for (int a = 1; a < st->n_tiles; a++)
+        for (int b = 0; b < a; b++)
+            if (seq[st->tile_start[a]] == seq[st->tile_start[b]]) return false;
+    return true;
 }
 
 /* xb holds the normed input rows of the n_t entries. K and V of every entry go to the caches; the
@@ -390,13 +424,20 @@ static void attention_block(const kumo_model *m, forward_state *st, thread_pool 
         {.w = &L->wk, .n_t = n_t, .y = st->k, .ldy = st->kd},
         {.w = &L->wv, .n_t = n_t, .y = st->v, .ldy = st->vd},
     };
+    prefetch_cache_slots(st, hp, l, n_t, pos, seq);
     matmul_batch(pool, st->xb, n_t, hp->n_embd, qkv, 3, st->scratch);
     struct rows_job rj = {.m = m, .st = st, .layer = l, .n_t = n_t, .pos = pos, .seq = seq, .fn = post_qkv_rows,
                           .q_of_entry = q_entry ? st->q_of_entry : NULL};
-    run_rows(pool, &rj);
     const int32_t *qpos = q_entry ? st->row_pos : pos, *qseq = q_entry ? st->row_seq : seq;
-    attention_tiles(st, hp, n_q, qseq);
-    struct attn_job job = {.m = m, .st = st, .layer = l, .pos = qpos, .seq = qseq};
+    /* A few entries, each its own sequence's only one in the batch (a decode step): the post-QKV work
+     * of KV head g is done by the attention item of head g, so it is shared out with the attention
+     * instead of running on the caller alone while the other threads wait. */
+    const bool fused = !q_entry && n_t <= ROWS_CHUNK && attention_tiles(st, hp, n_q, qseq);
+    if (!fused) {
+        run_rows(pool, &rj);
+        attention_tiles(st, hp, n_q, qseq);
+    }
+    struct attn_job job = {.m = m, .st = st, .layer = l, .pos = qpos, .seq = qseq, .post = fused ? &rj : NULL};
     atomic_init(&job.next_item, 0);
     thread_pool_run_shared(pool, attention_worker, &job);
     matmul(pool, &L->wo, st->att, n_q, st->blk_out, st->scratch);

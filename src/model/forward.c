@@ -432,11 +432,8 @@ static void attention_block(const kumo_model *m, forward_state *st, thread_pool 
     /* A few entries, each its own sequence's only one in the batch (a decode step): the post-QKV work
      * of KV head g is done by the attention item of head g, so it is shared out with the attention
      * instead of running on the caller alone while the other threads wait. */
-    const bool fused = !q_entry && n_t <= ROWS_CHUNK && attention_tiles(st, hp, n_q, qseq);
-    if (!fused) {
-        run_rows(pool, &rj);
-        attention_tiles(st, hp, n_q, qseq);
-    }
+    const bool fused = attention_tiles(st, hp, n_q, qseq) && !q_entry && n_t <= ROWS_CHUNK;
+    if (!fused) run_rows(pool, &rj);
     struct attn_job job = {.m = m, .st = st, .layer = l, .pos = qpos, .seq = qseq, .post = fused ? &rj : NULL};
     atomic_init(&job.next_item, 0);
     thread_pool_run_shared(pool, attention_worker, &job);

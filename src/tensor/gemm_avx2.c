@@ -380,6 +380,37 @@ AVX2 INLINE void sum16_word(const int TT, const __m256i u[2], const int8_t *cons
     }
 }
 
+/* 16-bit sums s of the 16-element sub-block 8n + 2k + g of both halves for every token (Q2_K and
+ * Q3_K): plane k (bits 2k, 2k+1) of the quant words 8n + 4g .. +3 at qs, with bit 4n + k of hmask
+ * words 4g .. +3 moved to bit 2 when hm is given (Q3_K: u = q2 + 4h), each word's maddubs with the
+ * activations from element `at` on; m2 = 0x03 in every byte. */
+AVX2 INLINE void plane_subblock_sums(const int TT, const uint8_t *qs, const uint8_t *hm, int n, int k, int g,
+                                     __m256i m2, const int8_t *const *qa, int64_t at, __m256i s[2][PAIR]) {
+    UNROLL
+    for (int c = 0; c < 4; c++) {
+        __m256i u[2];
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            const __m256i v = load32(qs + 64 * (8 * n + 4 * g + c) + 32 * hf);
+            if (hm) { /* the hmask load first: taking the plane first, GCC added register moves and the Q3_K
+                       * GEMM ran 3-8 % slower (6 alternations) */
+                const __m256i h = load32(hm + 64 * (4 * g + c) + 32 * hf);
+                u[hf] = _mm256_or_si256(_mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2),
+                                        move_bit(h, 4 * n + k, 2));
+            } else {
+                u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
+            }
+        }
+        sum16_word(TT, u, qa, at + 4 * c, c, s);
+    }
+}
+
+/* isum[t] += s[t] · sc for one half (pairs of 16-bit products summed into each 32-bit lane) */
+AVX2 INLINE void add_scaled_sums(const int TT, const __m256i s[PAIR], __m256i sc, __m256i isum[PAIR]) {
+    UNROLL
+    for (int t = 0; t < TT; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s[t], sc));
+}
+
 /* ======================= Q2_K ======================= */
 
 /* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g is plane k (bits 2k,
@@ -410,23 +441,9 @@ AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
         UNROLL
         for (int g = 0; g < 2; g++) {
             __m256i s[2][PAIR];
+            plane_subblock_sums(TT, body + 256, NULL, n, k, g, m2, qa, QK_K * b + 128 * n + 32 * k + 16 * g, s);
             UNROLL
-            for (int c = 0; c < 4; c++) {
-                __m256i u[2];
-                UNROLL
-                for (int hf = 0; hf < 2; hf++) {
-                    const __m256i v = load32(body + 256 + 64 * (8 * n + 4 * g + c) + 32 * hf);
-                    u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
-                }
-                sum16_word(TT, u, qa, QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c, c, s);
-            }
-            UNROLL
-            for (int hf = 0; hf < 2; hf++) {
-                const __m256i scg = _mm256_shuffle_epi8(sc[hf], dup_g[g]);
-                UNROLL
-                for (int t = 0; t < TT; t++)
-                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s[hf][t], scg));
-            }
+            for (int hf = 0; hf < 2; hf++) add_scaled_sums(TT, s[hf], _mm256_shuffle_epi8(sc[hf], dup_g[g]), isum[hf]);
         }
     }
     UNROLL
@@ -505,25 +522,10 @@ AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
         UNROLL
         for (int g = 0; g < 2; g++) {
             __m256i s[2][PAIR];
+            plane_subblock_sums(TT, body + 704, body + 192, n, k, g, m2, qa, QK_K * b + 128 * n + 32 * k + 16 * g, s);
             UNROLL
-            for (int c = 0; c < 4; c++) {
-                __m256i u[2];
-                UNROLL
-                for (int hf = 0; hf < 2; hf++) {
-                    const __m256i v = load32(body + 704 + 64 * (8 * n + 4 * g + c) + 32 * hf);
-                    const __m256i hm = load32(body + 192 + 64 * (4 * g + c) + 32 * hf);
-                    u[hf] = _mm256_or_si256(_mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2),
-                                            move_bit(hm, 4 * n + k, 2));
-                }
-                sum16_word(TT, u, qa, QK_K * b + 128 * n + 32 * k + 16 * g + 4 * c, c, s);
-            }
-            UNROLL
-            for (int hf = 0; hf < 2; hf++) {
-                const __m256i sc = _mm256_srai_epi16(bytes_to_high16(sv[hf], r + g, r + g), 5);
-                UNROLL
-                for (int t = 0; t < TT; t++)
-                    isum[hf][t] = _mm256_add_epi32(isum[hf][t], _mm256_madd_epi16(s[hf][t], sc));
-            }
+            for (int hf = 0; hf < 2; hf++)
+                add_scaled_sums(TT, s[hf], _mm256_srai_epi16(bytes_to_high16(sv[hf], r + g, r + g), 5), isum[hf]);
         }
     }
     UNROLL

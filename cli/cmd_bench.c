@@ -125,7 +125,7 @@ static int run(int argc, char **argv) {
         }
         if (n_gen > 0) {
             kumo_seq_rm(ctx, 0, 0);
-            /* this host's bandwidth changes from minute to minute, so the roofline is measured in
+            /* this host's bandwidth changes within seconds, so the roofline is measured in
              * the seconds around the run it is set against, not once per model */
             double bw_before = roofline ? read_bandwidth(n_threads) : 0.0;
             double t0 = cli_now();

@@ -1,6 +1,7 @@
 /* kumo bench: prompt-processing and generation speed, like llama-bench, so the two can be set side by
- * side on the same file: pp = one batch of P tokens from an empty cache; tg = N tokens generated one
- * at a time from an empty cache. Token ids are random (speed does not depend on them). */
+ * side on the same file: pp = one batch of P tokens; tg = N tokens generated one at a time; both from
+ * an empty cache, or (-d D, llama-bench's --n-depth) after D tokens already in it, where attention's
+ * share of the time shows. Token ids are random (speed does not depend on them). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,14 @@ static int run(int argc, char **argv);
 
 const cli_command CMD_BENCH = {
     "bench", run, "measure prompt-processing and generation speed (tok/s) and memory bandwidth",
-    "usage: kumo bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--roofline] [--json]\n"
+    "usage: kumo bench -m MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--roofline] [--json]\n"
     "       kumo bench --bandwidth [-t THREADS]\n"
     "  pp: one batch of P prompt tokens; tg: N tokens one at a time; mean ± stddev over REPS runs after a\n"
     "  warm-up. tg GB/s = weight bytes one token reads (active experts only) × tg tok/s.\n\n"
     "  -m, --model FILE       GGUF model (required unless --bandwidth)\n"
     "  -p, --n-prompt P       prompt tokens (default 512; 0 skips pp)\n"
     "  -n, --n-gen N          generated tokens (default 128; 0 skips tg)\n"
+    "  -d, --n-depth D        run both tests after D tokens already in the cache (default 0; not timed)\n"
     "  -t, --threads N        threads (default: all cores)\n"
     "      --kv-type T        KV cache type: f16 (default; half the memory of f32) or f32\n"
     "  -r, --repetitions R    runs per test (default 3)\n"
@@ -52,7 +54,7 @@ static uint64_t rng_next(uint64_t *s) {
 
 static int run(int argc, char **argv) {
     const char *model_path = NULL;
-    int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+    int n_prompt = 512, n_gen = 128, n_depth = 0, threads = 0, reps = 3;
     kumo_kv_type kv_type = KUMO_KV_F16;
     bool json = false, bandwidth = false, roofline = false;
     for (int i = 1; i < argc; i++) {
@@ -61,6 +63,7 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) ok = cli_take_str(argc, argv, &i, &model_path);
         else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) ok = cli_take_int(argc, argv, &i, &n_prompt);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) ok = cli_take_int(argc, argv, &i, &n_gen);
+        else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth")) ok = cli_take_int(argc, argv, &i, &n_depth);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_take_int(argc, argv, &i, &threads);
         else if (!strcmp(a, "--kv-type")) ok = cli_take_kv_type(argc, argv, &i, &kv_type);
         else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) ok = cli_take_int(argc, argv, &i, &reps);
@@ -79,15 +82,18 @@ static int run(int argc, char **argv) {
         return 0;
     }
     if (!model_path) return cli_usage_error(&CMD_BENCH, "a model is required (-m FILE)");
-    if (n_prompt < 0 || n_gen < 0 || reps < 1) return cli_usage_error(&CMD_BENCH, "-p, -n must be >= 0 and -r >= 1");
+    if (n_prompt < 0 || n_gen < 0 || n_depth < 0 || reps < 1)
+        return cli_usage_error(&CMD_BENCH, "-p, -n, -d must be >= 0 and -r >= 1");
     kumo_model *m = cli_load_model("bench", model_path, false);
     if (!m) return 1;
     kumo_model_info info;
     kumo_model_get_info(m, &info);
     kumo_context_params cp = kumo_context_default_params();
     cp.kv_type = kv_type;
-    cp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-    cp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    cp.n_ctx = n_depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
+    /* the depth goes in as prompt batches too, of up to 512 tokens when -p is smaller */
+    const int depth_batch = n_depth < 512 ? n_depth : 512;
+    cp.n_batch = n_prompt > depth_batch ? n_prompt : depth_batch > 0 ? depth_batch : 1;
     cp.n_threads = threads;
     kumo_error err = {0};
     kumo_context *ctx = kumo_context_new(m, &cp, &err);
@@ -113,25 +119,33 @@ static int run(int argc, char **argv) {
     /* warm-up: fault the mapping in and let the caches and the pool settle */
     kumo_batch_add(&b, 1 % n_vocab, 0, 0, true);
     rc = kumo_decode(ctx, &b, &err);
+    /* the depth: filled once, kept by every test (each removes only the positions from D on) */
+    kumo_seq_rm(ctx, 0, 0);
+    for (int p0 = 0; !rc && p0 < n_depth; p0 += cp.n_batch) {
+        kumo_batch_clear(&b);
+        for (int i = p0; i < n_depth && i < p0 + cp.n_batch; i++)
+            kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, i == n_depth - 1);
+        rc = kumo_decode(ctx, &b, &err);
+    }
     for (int r = 0; !rc && r < reps; r++) {
         if (n_prompt > 0) {
-            kumo_seq_rm(ctx, 0, 0);
+            kumo_seq_rm(ctx, 0, n_depth);
             kumo_batch_clear(&b);
             for (int i = 0; i < n_prompt; i++)
-                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, i == n_prompt - 1);
+                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, i == n_prompt - 1);
             double t0 = cli_now();
             if ((rc = kumo_decode(ctx, &b, &err))) break;
             pp[r] = n_prompt / (cli_now() - t0);
         }
         if (n_gen > 0) {
-            kumo_seq_rm(ctx, 0, 0);
+            kumo_seq_rm(ctx, 0, n_depth);
             /* this host's bandwidth changes within seconds, so the roofline is measured in
              * the seconds around the run it is set against, not once per model */
             double bw_before = roofline ? read_bandwidth(n_threads) : 0.0;
             double t0 = cli_now();
             for (int i = 0; i < n_gen && !rc; i++) {
                 kumo_batch_clear(&b);
-                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, true);
+                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, true);
                 rc = kumo_decode(ctx, &b, &err);
             }
             tg[r] = n_gen / (cli_now() - t0);
@@ -164,26 +178,28 @@ static int run(int argc, char **argv) {
                      pctm, pcts);
             snprintf(rl_text, sizeof rl_text, ", %.0f ± %.0f %% of a %.1f GB/s read", pctm, pcts, rlm);
         }
+        char at[32] = ""; /* llama-bench's test names: "tg128 @ d1024" */
+        if (n_depth > 0) snprintf(at, sizeof at, " @ d%d", n_depth);
         const char *base = strrchr(model_path, '/');
         base = base ? base + 1 : model_path;
         if (json) {
             printf("{\"model\": \"%s\", \"arch\": \"%s\", \"model_bytes\": %llu, \"bytes_per_token\": %llu, "
-                   "\"n_params\": %llu, \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
+                   "\"n_params\": %llu, \"threads\": %d, \"isa\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, "
                    "\"reps\": %d, \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, "
                    "\"tg_gb_s\": %.3f, \"kv_type\": \"%s\"%s}\n",
                    base, info.arch, (unsigned long long)info.weight_bytes,
                    (unsigned long long)info.weight_bytes_per_token, (unsigned long long)info.n_params,
-                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, reps, ppm, pps, tgm, tgs, gbs,
+                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, n_depth, reps, ppm, pps, tgm, tgs, gbs,
                    cli_kv_type_name(kv_type), rl_json);
         } else {
             printf("| model | size (MiB) | threads | isa | kv | test | tok/s |\n|---|---|---|---|---|---|---|\n");
             if (n_prompt > 0)
-                printf("| %s | %.0f | %d | %s | %s | pp%d | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
-                       kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type), n_prompt, ppm, pps);
+                printf("| %s | %.0f | %d | %s | %s | pp%d%s | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
+                       kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type), n_prompt, at, ppm, pps);
             if (n_gen > 0)
-                printf("| %s | %.0f | %d | %s | %s | tg%d | %.2f ± %.2f (%.1f GB/s%s) |\n", base,
+                printf("| %s | %.0f | %d | %s | %s | tg%d%s | %.2f ± %.2f (%.1f GB/s%s) |\n", base,
                        info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type),
-                       n_gen, tgm, tgs, gbs, rl_text);
+                       n_gen, at, tgm, tgs, gbs, rl_text);
         }
     }
     free(pp);

@@ -313,6 +313,41 @@ static void bench_roofline_option(void **state) {
     }
 }
 
+/* -d D runs both tests after D tokens already in the cache (llama-bench's --n-depth): the context must
+ * hold D + max(P, N) positions, or the decode fails with "cache full"; the text names the tests as
+ * llama-bench does ("pp8 @ d600"). 600 > the 512-token batch, so the depth goes in as two batches. */
+static void bench_depth_option(void **state) {
+    (void)state;
+    const char *model = shared_path("models/stories260K.gguf");
+    char args[2048];
+    int st;
+    snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -d 600 -r 1 -t 2 --json", model);
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    const cJSON *d = cJSON_GetObjectItem(j, "n_depth"), *pp = cJSON_GetObjectItem(j, "pp_tok_s"),
+                *tg = cJSON_GetObjectItem(j, "tg_tok_s");
+    assert_true(cJSON_IsNumber(d) && cJSON_IsNumber(pp) && cJSON_IsNumber(tg));
+    assert_int_equal(d->valueint, 600);
+    assert_true(pp->valuedouble > 0.0 && tg->valuedouble > 0.0);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -d 600 -r 1 -t 2", model);
+    out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "| pp8 @ d600 |"));
+    assert_non_null(strstr(out, "| tg4 @ d600 |"));
+    free(out);
+    char *err = NULL;
+    snprintf(args, sizeof args, "bench -m %s -d -1", model);
+    out = kumo(args, &st, &err);
+    assert_int_equal(st, 2);
+    assert_non_null(strstr(err, "-d"));
+    free(err);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_lists_every_command_and_flag),
@@ -324,6 +359,7 @@ int main(void) {
         cmocka_unit_test(errors_are_one_clear_line),
         cmocka_unit_test(kv_type_option),
         cmocka_unit_test(bench_roofline_option),
+        cmocka_unit_test(bench_depth_option),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
  * Architectures differ only by the traits in model->arch and by which tensors exist. */
 #include "model/forward.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -25,6 +26,10 @@
 #include "tensor/quant.h"
 #include "util/err.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 struct forward_state {
     int n_batch, n_ctx, n_seq;
     int kd, vd;                 /* K / V row widths per position (all KV heads) */
@@ -34,6 +39,8 @@ struct forward_state {
      * (attention.h: attn_k_index, n_ctx_pad positions) and V as [pos][head_dim_v]; elements are
      * floats, or IEEE halves when kv_f16 */
     void *k_cache, *v_cache;
+    uint8_t *kv_arena;          /* owns both caches */
+    size_t kv_arena_bytes;
     bool kv_f16;
     int n_ctx_pad;
     void *scratch;
@@ -72,6 +79,24 @@ static size_t k_head(const forward_state *st, const model_hparams *hp, int seq, 
 static size_t v_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
     const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
     return head * (size_t)st->n_ctx * hp->head_dim_v;
+}
+
+/* Zeroed memory for the KV caches, every page faulted in now, in huge pages where the kernel offers
+ * them. Left to fault on first touch, the caches' 4 KiB pages would fault inside the decode loop,
+ * one page of K per head every 16 positions and as many of V: ~4000 faults in a qwen3-0.6b context's
+ * first 128 tokens, each several microseconds in a VM. llama.cpp clears its cache up front too. */
+static uint8_t *kv_arena_new(size_t bytes, size_t *alloc_bytes) {
+    uint8_t *p = gemm_arena_alloc(bytes, alloc_bytes);
+    if (!p) return NULL;
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    if (madvise(p, *alloc_bytes, MADV_POPULATE_WRITE) == 0) return p;
+    if (errno != EINVAL) { /* out of memory, not a kernel without the option: no cache */
+        gemm_arena_free(p, *alloc_bytes);
+        return NULL;
+    }
+#endif
+    memset(p, 0, bytes);
+    return p;
 }
 
 forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, bool kv_f16,
@@ -113,8 +138,12 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
     const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
-    st->k_cache = calloc(kv_k, kv_elem);
-    st->v_cache = calloc(kv_v, kv_elem);
+    const size_t k_bytes = (kv_k * kv_elem + 63) / 64 * 64; /* V starts on a cache line too */
+    st->kv_arena = kv_arena_new(k_bytes + kv_v * kv_elem, &st->kv_arena_bytes);
+    if (st->kv_arena) {
+        st->k_cache = st->kv_arena;
+        st->v_cache = st->kv_arena + k_bytes;
+    }
     /* attention scratch for as many workers as there are cores (others help with the matmuls only) */
     st->attn_slots = kumo_cpu_count() < MAX_THREADS ? kumo_cpu_count() : MAX_THREADS;
     st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * st->n_ctx_pad;
@@ -169,11 +198,12 @@ nomem:
 void forward_state_free(forward_state *st) {
     if (!st) return;
     void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->blk_out, st->gather,
-                    st->router, st->cs, st->k_cache, st->v_cache, st->scratch, st->attn_scratch, st->tile_start, st->routing,
+                    st->router, st->cs, st->scratch, st->attn_scratch, st->tile_start, st->routing,
                     st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
                     st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq,
                     st->q_of_entry, st->row_pos, st->row_seq, st->slot_row};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    gemm_arena_free(st->kv_arena, st->kv_arena_bytes);
     free(st);
 }
 
@@ -329,7 +359,7 @@ static void prefetch_cache_slots(const forward_state *st, const model_hparams *h
         for (int g = 0; g < hp->n_head_kv; g++) {
             const char *k = (const char *)st->k_cache + k_head(st, hp, seq[t], layer, g) * elem;
             const char *v = (const char *)st->v_cache + (v_head(st, hp, seq[t], layer, g) + (size_t)pos[t] * hv) * elem;
-            uintptr_t last = 0; /* the cache is not line-aligned: one request per distinct line */
+            uintptr_t last = 0; /* two K rows share a line (one when hk is odd): one request per line */
             for (int d = 0; d < hk; d++) {
                 const uintptr_t a = (uintptr_t)(k + attn_k_index(pos[t], d, hk) * elem) & ~(uintptr_t)63;
                 if (a != last) __builtin_prefetch((const void *)a, 1, 2);

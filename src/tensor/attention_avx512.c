@@ -83,28 +83,30 @@ AVX512 static void softmax_row(float *s, int n) {
     for (int p = 0; p < n; p += 16) _mm512_storeu_ps(s + p, _mm512_mul_ps(_mm512_loadu_ps(s + p), inv));
 }
 
-/* out rows += Σ_p w[r][p] · v[p][c0 .. c0+64) for R rows sharing positions [0, n_common), then each
- * row alone up to its own count: the same multiply-adds in the same order either way. */
-AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
-                           int hv, int c0, float *const *out, bool f16) {
-    __mmask16 mk[4];
+/* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16·C) for R rows sharing positions [0, n_common), then each
+ * row alone up to its own count: the same multiply-adds in the same order either way. R·C
+ * accumulators and C loaded vectors must fit the 32 registers: C = 8 (128 columns, a whole V row of
+ * head size 128, so V is streamed once) for up to two rows, C = 4 for more. */
+AVX512 INLINE void pv_pass(const int R, const int C, const float *w, size_t w_stride, const int *npos, int n_common,
+                           const void *v, int hv, int c0, float *const *out, bool f16) {
+    __mmask16 mk[8];
     UNROLL
-    for (int c = 0; c < 4; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
-    __m512 acc[4][4];
+    for (int c = 0; c < C; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
+    __m512 acc[4][8];
     UNROLL
     for (int r = 0; r < R; r++)
         UNROLL
-        for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
     for (int p = 0; p < n_common; p++) {
         const size_t vp = (size_t)p * hv + c0;
-        __m512 vv[4];
+        __m512 vv[8];
         UNROLL
-        for (int c = 0; c < 4; c++) vv[c] = maskz_load16(mk[c], v, vp + 16 * c, f16);
+        for (int c = 0; c < C; c++) vv[c] = maskz_load16(mk[c], v, vp + 16 * c, f16);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
             UNROLL
-            for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(wr, vv[c], acc[r][c]);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wr, vv[c], acc[r][c]);
         }
     }
     UNROLL
@@ -113,11 +115,11 @@ AVX512 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const i
             const size_t vp = (size_t)p * hv + c0;
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
             UNROLL
-            for (int c = 0; c < 4; c++)
+            for (int c = 0; c < C; c++)
                 acc[r][c] = _mm512_fmadd_ps(wr, maskz_load16(mk[c], v, vp + 16 * c, f16), acc[r][c]);
         }
         UNROLL
-        for (int c = 0; c < 4; c++) _mm512_mask_storeu_ps(out[r] + c0 + 16 * c, mk[c], acc[r][c]);
+        for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out[r] + c0 + 16 * c, mk[c], acc[r][c]);
     }
 }
 
@@ -150,12 +152,19 @@ AVX512 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
         float *const *o = out + r0;
+        if (R <= 2 && hv > 64) { /* a decode step of a KV group of two (qwen3): V read once, not twice */
+            for (int c0 = 0; c0 < hv; c0 += 128) {
+                if (R == 1) pv_pass(1, 8, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16);
+                else pv_pass(2, 8, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16);
+            }
+            continue;
+        }
         for (int c0 = 0; c0 < hv; c0 += 64) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 1: pv_pass(1, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 2: pv_pass(2, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 3: pv_pass(3, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            default: pv_pass(4, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
             }
         }
     }

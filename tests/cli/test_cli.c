@@ -217,6 +217,19 @@ static double prompt_logits_max_diff(const char *a_json, const char *b_json) {
     return mx;
 }
 
+/* `kumo bench -m stories260K OPTS --json`: it exits 0 and prints one JSON object, returned parsed. */
+static cJSON *bench_json(const char *opts) {
+    char args[2048];
+    int st;
+    snprintf(args, sizeof args, "bench -m %s %s --json", shared_path("models/stories260K.gguf"), opts);
+    char *out = kumo(args, &st, NULL);
+    assert_int_equal(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    assert_non_null(j);
+    return j;
+}
+
 /* --kv-type f16|f32 on every command that makes a context: documented, takes effect, and a bad
  * value is one line on stderr with a non-zero exit. */
 static void kv_type_option(void **state) {
@@ -262,17 +275,12 @@ static void kv_type_option(void **state) {
     free(json[1]);
     /* bench reports the type it ran with; f16 by default */
     for (int t = 0; t < 3; t++) {
-        snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -r 1 -t 2 --json%s%s", model, t < 2 ? " --kv-type " : "",
-                 t < 2 ? types[t] : "");
-        char *out = kumo(args, &st, NULL);
-        assert_int_equal(st, 0);
-        cJSON *j = cJSON_Parse(out);
-        assert_non_null(j);
+        snprintf(args, sizeof args, "-p 8 -n 4 -r 1 -t 2%s%s", t < 2 ? " --kv-type " : "", t < 2 ? types[t] : "");
+        cJSON *j = bench_json(args);
         const cJSON *kv = cJSON_GetObjectItem(j, "kv_type");
         assert_non_null(kv);
         assert_string_equal(kv->valuestring, t < 2 ? types[t] : "f16");
         cJSON_Delete(j);
-        free(out);
     }
 }
 
@@ -280,14 +288,7 @@ static void kv_type_option(void **state) {
  * the share is exactly that run's tg GB/s over its roofline (both printed to 3 decimals). */
 static void bench_roofline_option(void **state) {
     (void)state;
-    const char *model = shared_path("models/stories260K.gguf");
-    char args[2048];
-    int st;
-    snprintf(args, sizeof args, "bench -m %s -p 0 -n 4 -r 1 -t 2 --json --roofline", model);
-    char *out = kumo(args, &st, NULL);
-    assert_int_equal(st, 0);
-    cJSON *j = cJSON_Parse(out);
-    assert_non_null(j);
+    cJSON *j = bench_json("-p 0 -n 4 -r 1 -t 2 --roofline");
     const cJSON *rl = cJSON_GetObjectItem(j, "roofline_gb_s"), *pct = cJSON_GetObjectItem(j, "tg_roofline_pct"),
                 *gbs = cJSON_GetObjectItem(j, "tg_gb_s"), *sd = cJSON_GetObjectItem(j, "tg_roofline_pct_stddev");
     assert_true(cJSON_IsNumber(rl) && cJSON_IsNumber(pct) && cJSON_IsNumber(gbs) && cJSON_IsNumber(sd));
@@ -297,19 +298,13 @@ static void bench_roofline_option(void **state) {
     assert_true(fabs(pct->valuedouble - want) <= 0.01 * want + 0.01);
     assert_true(sd->valuedouble == 0.0); /* one run */
     cJSON_Delete(j);
-    free(out);
     /* without the option no roofline is claimed; with -n 0 there is no tg run to set against one */
-    const char *variants[2] = {"-p 0 -n 4 -r 1 -t 2 --json", "-p 4 -n 0 -r 1 -t 2 --json --roofline"};
+    const char *variants[2] = {"-p 0 -n 4 -r 1 -t 2", "-p 4 -n 0 -r 1 -t 2 --roofline"};
     for (int v = 0; v < 2; v++) {
-        snprintf(args, sizeof args, "bench -m %s %s", model, variants[v]);
-        out = kumo(args, &st, NULL);
-        assert_int_equal(st, 0);
-        j = cJSON_Parse(out);
-        assert_non_null(j);
+        j = bench_json(variants[v]);
         assert_null(cJSON_GetObjectItem(j, "roofline_gb_s"));
         assert_null(cJSON_GetObjectItem(j, "tg_roofline_pct"));
         cJSON_Delete(j);
-        free(out);
     }
 }
 
@@ -321,20 +316,15 @@ static void bench_depth_option(void **state) {
     const char *model = shared_path("models/stories260K.gguf");
     char args[2048];
     int st;
-    snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -d 600 -r 1 -t 2 --json", model);
-    char *out = kumo(args, &st, NULL);
-    assert_int_equal(st, 0);
-    cJSON *j = cJSON_Parse(out);
-    assert_non_null(j);
+    cJSON *j = bench_json("-p 8 -n 4 -d 600 -r 1 -t 2");
     const cJSON *d = cJSON_GetObjectItem(j, "n_depth"), *pp = cJSON_GetObjectItem(j, "pp_tok_s"),
                 *tg = cJSON_GetObjectItem(j, "tg_tok_s");
     assert_true(cJSON_IsNumber(d) && cJSON_IsNumber(pp) && cJSON_IsNumber(tg));
     assert_int_equal(d->valueint, 600);
     assert_true(pp->valuedouble > 0.0 && tg->valuedouble > 0.0);
     cJSON_Delete(j);
-    free(out);
     snprintf(args, sizeof args, "bench -m %s -p 8 -n 4 -d 600 -r 1 -t 2", model);
-    out = kumo(args, &st, NULL);
+    char *out = kumo(args, &st, NULL);
     assert_int_equal(st, 0);
     assert_non_null(strstr(out, "| pp8 @ d600 |"));
     assert_non_null(strstr(out, "| tg4 @ d600 |"));

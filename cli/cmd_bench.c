@@ -189,16 +189,16 @@ static int run(int argc, char **argv) {
                    "\"tg_gb_s\": %.3f, \"kv_type\": \"%s\"%s}\n",
                    base, info.arch, (unsigned long long)info.weight_bytes,
                    (unsigned long long)info.weight_bytes_per_token, (unsigned long long)info.n_params,
-                   kumo_context_n_threads(ctx), kumo_isa(), n_prompt, n_gen, n_depth, reps, ppm, pps, tgm, tgs, gbs,
+                   n_threads, kumo_isa(), n_prompt, n_gen, n_depth, reps, ppm, pps, tgm, tgs, gbs,
                    cli_kv_type_name(kv_type), rl_json);
         } else {
             printf("| model | size (MiB) | threads | isa | kv | test | tok/s |\n|---|---|---|---|---|---|---|\n");
             if (n_prompt > 0)
                 printf("| %s | %.0f | %d | %s | %s | pp%d%s | %.2f ± %.2f |\n", base, info.weight_bytes / 1048576.0,
-                       kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type), n_prompt, at, ppm, pps);
+                       n_threads, kumo_isa(), cli_kv_type_name(kv_type), n_prompt, at, ppm, pps);
             if (n_gen > 0)
                 printf("| %s | %.0f | %d | %s | %s | tg%d%s | %.2f ± %.2f (%.1f GB/s%s) |\n", base,
-                       info.weight_bytes / 1048576.0, kumo_context_n_threads(ctx), kumo_isa(), cli_kv_type_name(kv_type),
+                       info.weight_bytes / 1048576.0, n_threads, kumo_isa(), cli_kv_type_name(kv_type),
                        n_gen, at, tgm, tgs, gbs, rl_text);
         }
     }

@@ -19,6 +19,10 @@
 #define FMT_FLOAT 64
 #define ITEM_ROWS 16      /* output rows per work item (one panel when packed) */
 #define MAX_GROUP 256     /* tasks handled per pass */
+/* One-token work on up to SPLIT_MAX_THREADS threads is split into one contiguous range per thread
+ * (see batch_worker), claimed SPLIT_CHUNK_MAX items at most at a time. */
+#define SPLIT_MAX_THREADS 8
+#define SPLIT_CHUNK_MAX 8
 
 static bool is_float_type(uint32_t t) { return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16; }
 
@@ -60,14 +64,19 @@ struct batch_job {
     int64_t item_end[MAX_GROUP]; /* running totals of work items */
     int n_tasks;
     int64_t n_items, chunk;
+    int n_split;                           /* > 0: items in this many ranges, one per thread */
+    int64_t split_end[SPLIT_MAX_THREADS];  /* end of each range */
     _Alignas(64) _Atomic(int64_t) next_item;
+    struct {
+        _Alignas(64) _Atomic(int64_t) next; /* next unclaimed item of the range, on its own line */
+    } split_next[SPLIT_MAX_THREADS];
     _Alignas(64) atomic_int next_row;  /* conversion: next row to claim */
     atomic_int rows_done;
 };
 
 #define CONVERT_CHUNK 4 /* rows per conversion claim */
-/* The smallest share of one-token work items a thread takes: several per thread, so that a thread
- * the OS delays leaves work for the others. */
+/* One-token work on more than SPLIT_MAX_THREADS threads: the smallest share of items a thread takes,
+ * several per thread, so that a thread the OS delays leaves work for the others. */
 #define CHUNKS_PER_THREAD 16
 
 static void convert_rows(struct batch_job *j, long r0, long r1) {
@@ -123,8 +132,16 @@ static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t i
     }
 }
 
+/* Work items [i0, i1); *tk tracks the task they belong to. */
+static void run_items(const struct batch_job *j, int64_t i0, int64_t i1, int *tk) {
+    for (int64_t i = i0; i < i1; i++) {
+        while (j->item_end[*tk] <= i) ++*tk;
+        while (*tk > 0 && j->item_end[*tk - 1] > i) --*tk;
+        run_item(j, j->tasks[*tk], i - (*tk ? j->item_end[*tk - 1] : 0));
+    }
+}
+
 static void batch_worker(void *arg, int ith, int nth) {
-    (void)ith;
     struct batch_job *j = arg;
     if (j->convert_in_job) {
         for (int r0; (r0 = atomic_fetch_add(&j->next_row, CONVERT_CHUNK)) < j->n_x;) {
@@ -135,6 +152,19 @@ static void batch_worker(void *arg, int ith, int nth) {
         while (atomic_load_explicit(&j->rows_done, memory_order_acquire) < j->n_x) thread_pool_pause();
     }
     int tk = 0;
+    if (j->n_split) {
+        /* Own range first, then the others' leftovers. A claim on one's own range touches a line no
+         * other thread writes until it runs out of work; one shared counter cost a cross-core
+         * transfer per claim (~100-200 ns here, a dozen claims per product) and cut each thread's
+         * read into pieces the hardware prefetcher had to pick up again. */
+        for (int k = 0; k < j->n_split; k++) {
+            const int r = (ith + k) % j->n_split;
+            for (int64_t i0; (i0 = atomic_fetch_add_explicit(&j->split_next[r].next, j->chunk, memory_order_relaxed)) <
+                             j->split_end[r];)
+                run_items(j, i0, i0 + j->chunk < j->split_end[r] ? i0 + j->chunk : j->split_end[r], &tk);
+        }
+        return;
+    }
     for (;;) {
         /* guided: a share of what is left (at least j->chunk), so the last pieces are small and no
          * thread waits long for another at the end */
@@ -145,12 +175,7 @@ static void batch_worker(void *arg, int ith, int nth) {
             if (take < j->chunk) take = j->chunk;
         } while (!atomic_compare_exchange_weak_explicit(&j->next_item, &i0, i0 + take, memory_order_relaxed,
                                                         memory_order_relaxed));
-        const int64_t i1 = i0 + take < j->n_items ? i0 + take : j->n_items;
-        for (int64_t i = i0; i < i1; i++) {
-            while (j->item_end[tk] <= i) tk++;
-            while (tk > 0 && j->item_end[tk - 1] > i) tk--;
-            run_item(j, j->tasks[tk], i - (tk ? j->item_end[tk - 1] : 0));
-        }
+        run_items(j, i0, i0 + take < j->n_items ? i0 + take : j->n_items, &tk);
     }
 }
 
@@ -179,6 +204,16 @@ static void run_group(thread_pool *pool, const float *x, int n_x, int64_t n_in, 
     /* a work item with a few tokens is heavy enough to hand out alone */
     j->chunk = max_t >= 4 ? 1 : j->n_items / (CHUNKS_PER_THREAD * nth) + 1;
     atomic_init(&j->next_item, 0);
+    if (max_t < 4 && nth > 1 && nth <= SPLIT_MAX_THREADS) {
+        /* an eighth of a range per claim at most, so a thread that runs out early still finds work */
+        j->n_split = nth;
+        const int64_t per = j->n_items / nth;
+        j->chunk = per / 8 < 1 ? 1 : per / 8 > SPLIT_CHUNK_MAX ? SPLIT_CHUNK_MAX : per / 8;
+        for (int r = 0; r < nth; r++) {
+            atomic_init(&j->split_next[r].next, j->n_items * r / nth);
+            j->split_end[r] = j->n_items * (r + 1) / nth;
+        }
+    }
     if (fmt == FMT_VEC_DOT + GGML_TYPE_F32 || fmt == FMT_FLOAT + GGML_TYPE_F32) {
         j->act = (const uint8_t *)x; /* already in the dot type */
         j->act_row = (size_t)n_in * sizeof(float);

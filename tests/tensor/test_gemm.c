@@ -190,7 +190,8 @@ static void stacked_slices(void **state) {
     free(w);
 }
 
-/* matmul_batch: several tasks, row lists and offsets, 1-3 threads, packed, float or vec_dot paths:
+/* matmul_batch: several tasks, row lists and offsets, 1-3 threads (few-token tasks 2-9), packed, float or
+ * vec_dot paths:
  * every output row equals the one-token product of its input row, bit for bit, and is close to the
  * portable unpacked product. */
 static void batch_rows_threads_exact(void **state) {
@@ -233,6 +234,22 @@ static void batch_rows_threads_exact(void **state) {
             for (int i = 0; i < 5; i++)
                 assert_memory_equal(ypick + i * n_out, solo + (size_t)picks[i] * n_out, n_out * sizeof(float));
             assert_memory_equal(ytail, solo + (size_t)9 * n_out, sizeof ytail);
+            thread_pool_free(pool);
+        }
+        /* one- and two-token tasks take the per-thread ranges (up to 8 threads: 5 has a range of
+         * one item, the 6 items split unevenly) or, past 8 threads, the shared counter */
+        const int pool_sizes[] = {2, 3, 5, 9};
+        for (size_t pi = 0; pi < sizeof pool_sizes / sizeof pool_sizes[0]; pi++) {
+            thread_pool *pool = thread_pool_new(pool_sizes[pi]);
+            float yone[40], ytwo[2 * 40];
+            for (int i = 0; i < 2 * 40; i++) ytwo[i] = yone[i % 40] = NAN; /* a row left out shows */
+            const matmul_task few[2] = {
+                {.w = &m, .n_t = 1, .rows = picks, .y = yone, .ldy = n_out},
+                {.w = &m, .n_t = 2, .row0 = 3, .y = ytwo, .ldy = n_out},
+            };
+            matmul_batch(pool, x, n_x, n_in, few, 2, scratch);
+            assert_memory_equal(yone, solo + (size_t)picks[0] * n_out, sizeof yone);
+            assert_memory_equal(ytwo, solo + (size_t)3 * n_out, sizeof ytwo);
             thread_pool_free(pool);
         }
         free(solo);

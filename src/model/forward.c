@@ -41,6 +41,8 @@ struct forward_state {
     void *k_cache, *v_cache;
     uint8_t *kv_arena;          /* owns both caches */
     size_t kv_arena_bytes;
+    uint8_t *work_arena;        /* owns the float rows of a batch (x .. gather, scratch, attn_scratch) */
+    size_t work_arena_bytes;
     bool kv_f16;
     int n_ctx_pad;
     void *scratch;
@@ -81,23 +83,71 @@ static size_t v_head(const forward_state *st, const model_hparams *hp, int seq, 
     return head * (size_t)st->n_ctx * hp->head_dim_v;
 }
 
-/* Zeroed memory for the KV caches, every page faulted in now, in huge pages where the kernel offers
- * them. Left to fault on first touch, the caches' 4 KiB pages would fault inside the decode loop,
- * one page of K per head every 16 positions and as many of V: 5191 faults in a qwen3-0.6b context's
- * first 128 decode tokens, each microseconds in a VM (~23 µs for the copy-on-write ones). The memset
- * is the fallback that faults the pages in where MADV_POPULATE_WRITE is missing. llama.cpp clears its cache up front too. */
-static uint8_t *kv_arena_new(size_t bytes, size_t *alloc_bytes) {
+/* Zeroed memory with every page faulted in now, in huge pages where the kernel offers them. Left to
+ * fault on first touch, the KV caches' 4 KiB pages would fault inside the decode loop, one page of K
+ * per head every 16 positions and as many of V: 5191 faults in a qwen3-0.6b context's first 128
+ * decode tokens, each microseconds in a VM (~23 µs for the copy-on-write ones); a batch's rows would
+ * fault in the first large batch (~10000 faults in a qwen3-0.6b context's first 512-token prompt).
+ * The memset is the fallback that faults the pages in where MADV_POPULATE_WRITE is missing.
+ * llama.cpp clears its cache up front too. */
+static uint8_t *prefaulted_arena_new(size_t bytes, size_t *alloc_bytes) {
     uint8_t *p = gemm_arena_alloc(bytes, alloc_bytes);
     if (!p) return NULL;
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
     if (madvise(p, *alloc_bytes, MADV_POPULATE_WRITE) == 0) return p;
-    if (errno != EINVAL) { /* out of memory, not a kernel without the option: no cache */
+    if (errno != EINVAL) { /* out of memory, not a kernel without the option: no arena */
         gemm_arena_free(p, *alloc_bytes);
         return NULL;
     }
 #endif
     memset(p, 0, bytes);
     return p;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WORK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORK_ASAN 1
+#endif
+#endif
+#ifdef WORK_ASAN
+#include <sanitizer/asan_interface.h>
+#define WORK_REDZONE 64 /* poisoned after each buffer, so ASan still sees one overrun into the next */
+#else
+#define WORK_REDZONE 0
+#endif
+
+/* The next `bytes` of an arena at base (NULL while only sizing it), on a cache line. */
+static void *arena_take(uint8_t *base, size_t *off, size_t bytes) {
+    void *p = base ? base + *off : NULL;
+    const size_t span = (bytes + 63) / 64 * 64 + WORK_REDZONE;
+#ifdef WORK_ASAN
+    if (base) ASAN_POISON_MEMORY_REGION(base + *off + bytes, span - bytes);
+#endif
+    *off += span;
+    return p;
+}
+
+/* Places the float rows of a batch of B entries in the arena at base, or with base NULL only sizes
+ * them; returns the bytes they take. */
+static size_t place_work_rows(forward_state *st, uint8_t *base, const model_hparams *hp, size_t B, size_t ff,
+                              size_t slots, size_t wide, size_t scratch_bytes) {
+    const size_t f = sizeof(float), d = (size_t)hp->n_embd;
+    size_t off = 0;
+    st->x = arena_take(base, &off, B * d * f);
+    st->xb = arena_take(base, &off, B * d * f);
+    st->q = arena_take(base, &off, B * (size_t)hp->n_head * hp->head_dim_k * f);
+    st->k = arena_take(base, &off, B * (size_t)st->kd * f);
+    st->v = arena_take(base, &off, B * (size_t)st->vd * f);
+    st->att = arena_take(base, &off, B * wide * f);
+    st->hb = arena_take(base, &off, B * ff * f);
+    st->hb2 = arena_take(base, &off, B * ff * f);
+    st->blk_out = arena_take(base, &off, B * d * f);
+    st->gather = arena_take(base, &off, slots * d * f);
+    st->scratch = arena_take(base, &off, scratch_bytes);
+    st->attn_scratch = arena_take(base, &off, (size_t)st->attn_slots * st->attn_slot_floats * f);
+    return off;
 }
 
 forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, int n_seq, bool kv_f16,
@@ -119,16 +169,6 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     size_t slots = hp->n_expert > 0 ? B * (size_t)hp->n_expert_used : B;
     int wide = qd > od ? qd : od;
     if (wide < hp->n_embd) wide = hp->n_embd;
-    st->x = malloc(B * hp->n_embd * sizeof(float));
-    st->xb = malloc(B * hp->n_embd * sizeof(float));
-    st->q = malloc(B * qd * sizeof(float));
-    st->k = malloc(B * st->kd * sizeof(float));
-    st->v = malloc(B * st->vd * sizeof(float));
-    st->att = malloc(B * wide * sizeof(float));
-    st->hb = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
-    st->hb2 = malloc(B * (ff > 0 ? ff : 1) * sizeof(float));
-    st->blk_out = malloc(B * hp->n_embd * sizeof(float));
-    st->gather = malloc(slots * hp->n_embd * sizeof(float));
     st->cs = malloc(B * hp->n_rot * sizeof(float));
     st->want_idx = malloc(B * sizeof(int32_t));
     st->q_of_entry = malloc(B * sizeof(int32_t));
@@ -140,7 +180,7 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
     const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
     const size_t k_bytes = (kv_k * kv_elem + 63) / 64 * 64; /* V starts on a cache line too */
-    st->kv_arena = kv_arena_new(k_bytes + kv_v * kv_elem, &st->kv_arena_bytes);
+    st->kv_arena = prefaulted_arena_new(k_bytes + kv_v * kv_elem, &st->kv_arena_bytes);
     if (st->kv_arena) {
         st->k_cache = st->kv_arena;
         st->v_cache = st->kv_arena + k_bytes;
@@ -148,7 +188,6 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     /* attention scratch for as many workers as there are cores (others help with the matmuls only) */
     st->attn_slots = kumo_cpu_count() < MAX_THREADS ? kumo_cpu_count() : MAX_THREADS;
     st->attn_slot_floats = (size_t)ATTN_MAX_ROWS * st->n_ctx_pad;
-    st->attn_scratch = malloc((size_t)st->attn_slots * st->attn_slot_floats * sizeof(float));
     st->tile_start = malloc((B + 1) * sizeof(int));
     /* scratch for converting activations: the largest over every matrix the pass multiplies */
     size_t scratch = matmul_scratch_bytes(m->output.type, m->output.n_in, n_batch);
@@ -162,9 +201,12 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
             if (s > scratch) scratch = s;
         }
     }
-    st->scratch = malloc(scratch ? scratch : 1);
-    if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb || !st->hb2 || !st->blk_out ||
-        !st->gather || !st->cs || !st->want_idx || !st->q_of_entry || !st->row_pos || !st->row_seq || !st->rope_freq || !st->k_cache || !st->v_cache || !st->attn_scratch || !st->tile_start || !st->scratch)
+    if (ff == 0) ff = 1;
+    const size_t work = place_work_rows(st, NULL, hp, B, ff, slots, (size_t)wide, scratch ? scratch : 1);
+    st->work_arena = prefaulted_arena_new(work, &st->work_arena_bytes);
+    if (st->work_arena) place_work_rows(st, st->work_arena, hp, B, ff, slots, (size_t)wide, scratch ? scratch : 1);
+    if (!st->work_arena || !st->cs || !st->want_idx || !st->q_of_entry || !st->row_pos || !st->row_seq ||
+        !st->rope_freq || !st->k_cache || !st->v_cache || !st->tile_start)
         goto nomem;
     if (hp->n_expert > 0) {
         size_t ku = (size_t)hp->n_expert_used;
@@ -198,13 +240,16 @@ nomem:
 
 void forward_state_free(forward_state *st) {
     if (!st) return;
-    void *ptrs[] = {st->x, st->xb, st->q, st->k, st->v, st->att, st->hb, st->hb2, st->blk_out, st->gather,
-                    st->router, st->cs, st->scratch, st->attn_scratch, st->tile_start, st->routing,
+    void *ptrs[] = {st->router, st->cs, st->tile_start, st->routing,
                     st->route_w, st->exp_offset, st->exp_slots, st->expert_counts, st->want_idx,
                     st->slot_entry, st->tasks, st->exp_gate_v, st->exp_gate_p, st->rope_freq,
                     st->q_of_entry, st->row_pos, st->row_seq, st->slot_row};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     gemm_arena_free(st->kv_arena, st->kv_arena_bytes);
+#ifdef WORK_ASAN
+    if (st->work_arena) ASAN_UNPOISON_MEMORY_REGION(st->work_arena, st->work_arena_bytes); /* before the pages go back */
+#endif
+    gemm_arena_free(st->work_arena, st->work_arena_bytes);
     free(st);
 }
 

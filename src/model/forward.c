@@ -202,9 +202,10 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
         }
     }
     if (ff == 0) ff = 1;
-    const size_t work = place_work_rows(st, NULL, hp, B, ff, slots, (size_t)wide, scratch ? scratch : 1);
+    if (scratch == 0) scratch = 1;
+    const size_t work = place_work_rows(st, NULL, hp, B, ff, slots, (size_t)wide, scratch);
     st->work_arena = prefaulted_arena_new(work, &st->work_arena_bytes);
-    if (st->work_arena) place_work_rows(st, st->work_arena, hp, B, ff, slots, (size_t)wide, scratch ? scratch : 1);
+    if (st->work_arena) place_work_rows(st, st->work_arena, hp, B, ff, slots, (size_t)wide, scratch);
     if (!st->work_arena || !st->cs || !st->want_idx || !st->q_of_entry || !st->row_pos || !st->row_seq ||
         !st->rope_freq || !st->k_cache || !st->v_cache || !st->tile_start)
         goto nomem;

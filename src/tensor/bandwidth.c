@@ -56,7 +56,7 @@ double kumo_measure_read_bandwidth(int n_threads, size_t bytes, int reps) {
     uint8_t *buf = gemm_arena_alloc(bytes, &alloc);
     thread_pool *pool = thread_pool_new(n_threads);
     if (!buf || !pool) {
-        if (buf) gemm_arena_free(buf, alloc);
+        gemm_arena_free(buf, alloc); /* NULL-safe */
         thread_pool_free(pool);
         return 0.0;
     }

@@ -201,10 +201,10 @@ static void run_group(thread_pool *pool, const float *x, int n_x, int64_t n_in, 
         if (tasks[i]->n_t > max_t) max_t = tasks[i]->n_t;
     }
     const int nth = thread_pool_size(pool);
-    /* a work item with a few tokens is heavy enough to hand out alone */
-    j->chunk = max_t >= 4 ? 1 : j->n_items / (CHUNKS_PER_THREAD * nth) + 1;
     atomic_init(&j->next_item, 0);
-    if (max_t < 4 && nth > 1 && nth <= SPLIT_MAX_THREADS) {
+    if (max_t >= 4) {
+        j->chunk = 1; /* a work item with a few tokens is heavy enough to hand out alone */
+    } else if (nth > 1 && nth <= SPLIT_MAX_THREADS) {
         /* an eighth of a range per claim at most, so a thread that runs out early still finds work */
         j->n_split = nth;
         const int64_t per = j->n_items / nth;
@@ -213,6 +213,8 @@ static void run_group(thread_pool *pool, const float *x, int n_x, int64_t n_in, 
             atomic_init(&j->split_next[r].next, j->n_items * r / nth);
             j->split_end[r] = j->n_items * (r + 1) / nth;
         }
+    } else {
+        j->chunk = j->n_items / (CHUNKS_PER_THREAD * nth) + 1;
     }
     if (fmt == FMT_VEC_DOT + GGML_TYPE_F32 || fmt == FMT_FLOAT + GGML_TYPE_F32) {
         j->act = (const uint8_t *)x; /* already in the dot type */

@@ -7,10 +7,11 @@
 #   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: all nine).
 # Environment: KUMO (default build/kumo), KUMO_SHARED (default ../shared).
 #
-# The roofline of generation is the machine's read bandwidth, measured by `kumo bench --roofline` right
-# before and right after each tg run (the better of the two): this host's two-thread bandwidth jumps
-# between about 30 and 60 GB/s from minute to minute, so each run is set against the seconds around
-# it, and a model's % roofline is the mean over its runs.
+# The roofline of generation is the machine's read bandwidth, measured by `kumo bench --roofline` in
+# the same seconds as the tokens set against it: this host's two-thread bandwidth jumps between about
+# 30 and 60 GB/s within seconds, so after each tg run N more tokens are decoded, each followed by a
+# plain read of as many bytes as its weights, and a model's % roofline is the mean over its runs of
+# those tokens' GB/s over the reads' GB/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/reference_figures.sh
@@ -71,7 +72,7 @@ for s in $SHAPES; do
         j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --roofline --json)
         ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
         row="$s $(lower "$ty")"
-        for k in pp_tok_s pp_stddev tg_tok_s tg_stddev tg_gb_s roofline_gb_s tg_roofline_pct tg_roofline_pct_stddev; do
+        for k in pp_tok_s pp_stddev tg_tok_s tg_stddev tg_gb_s tg_paired_gb_s roofline_gb_s tg_roofline_pct tg_roofline_pct_stddev; do
             v=$(echo "$j" | json_num "$k")
             row="$row ${v:-0}"
         done
@@ -89,22 +90,23 @@ done
     echo "Command: \`bench/run.sh -p $P -n $N -t $T -r $R\` = \`kumo bench -m MODEL -p $P -n $N -t $T -r $R --roofline --json\` per model" \
         "(mean ± stddev of $R runs after a warm-up; the reference: \`llama-bench -p 512 -n 128 -t 2 -r 3\`, figures from" \
         "\`../shared/bench/REFERENCE.md\`, measured on another day: this host is shared and its speed varies)."
-    echo "Roofline (\`--roofline\`): the read bandwidth (\`kumo bench --bandwidth\`'s probe, $T threads, 512 MiB) measured" \
-        "right before and right after each tg run, the better of the two; roofline GB/s is its mean over the $R runs and" \
-        "% roofline the mean ± stddev of each run's tg GB/s over its own roofline. tg GB/s = weight bytes read per" \
-        "generated token × tg tok/s (the KV cache reads come on top)."
+    echo "Roofline (\`--roofline\`): after each tg run, $N more tokens, each followed by a plain read" \
+        "(\`kumo bench --bandwidth\`'s reader, on the same $T threads, round a 512 MiB buffer) of as many bytes as the" \
+        "token's weights; paired GB/s is those tokens' weight bytes over their time, roofline GB/s the reads' bytes over" \
+        "theirs (means over the $R runs), and % roofline the mean ± stddev of each run's paired over its roofline." \
+        "tg GB/s = weight bytes read per generated token × tg tok/s of the plain runs (the KV cache reads come on top)."
     echo
-    echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | roofline GB/s | % roofline |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| model | type | pp$P tok/s | ref | × | tg$N tok/s | ref | × | tg GB/s | paired GB/s | roofline GB/s | % roofline |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
         read -r rpp rtg <<< "$(reference_figures "$1" "$2" "$REF")"
-        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v bw="$8" -v pct="$9" -v pcts="${10}" \
+        awk -v m="$1" -v t="$2" -v pp="$3" -v pps="$4" -v tg="$5" -v tgs="$6" -v gbs="$7" -v pgb="$8" -v bw="$9" -v pct="${10}" -v pcts="${11}" \
             -v rpp="${rpp:-}" -v rtg="${rtg:-}" 'BEGIN {
             xpp = rpp != "" ? sprintf("%.2f", pp / rpp) : "–"
             xtg = rtg != "" ? sprintf("%.2f", tg / rtg) : "–"
-            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f | %.0f ± %.0f%% |\n",
-                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, bw, pct, pcts
+            printf "| %s | %s | %.1f ± %.1f | %s | %s | %.2f ± %.2f | %s | %s | %.1f | %.1f | %.1f | %.0f ± %.0f%% |\n",
+                m, t, pp, pps, rpp != "" ? rpp : "–", xpp, tg, tgs, rtg != "" ? rtg : "–", xtg, gbs, pgb, bw, pct, pcts
         }'
     done
 } > "$OUT"

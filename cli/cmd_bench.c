@@ -24,12 +24,13 @@ const cli_command CMD_BENCH = {
     "  -t, --threads N        threads (default: all cores)\n"
     "      --kv-type T        KV cache type: f16 (default; half the memory of f32) or f32\n"
     "  -r, --repetitions R    runs per test (default 3)\n"
-    "      --roofline         measure the read bandwidth (as --bandwidth, 512 MiB) right before and after\n"
-    "                         each tg run; the better of the two is that run's roofline, and tg GB/s is\n"
-    "                         reported as a share of it (mean ± stddev over the runs)\n"
+    "      --roofline         after each tg run, N more tokens, each followed by a plain read (as\n"
+    "                         --bandwidth's, on the same threads) of as many bytes as the token's\n"
+    "                         weights: the reads' GB/s is that run's roofline, and those tokens' GB/s\n"
+    "                         is reported as a share of it (mean ± stddev over the runs)\n"
     "      --json             one JSON object: pp_tok_s, tg_tok_s, pp_stddev, tg_stddev, tg_gb_s,\n"
     "                         model_bytes, threads, isa, kv_type, ... (with --roofline: roofline_gb_s,\n"
-    "                         tg_roofline_pct, tg_roofline_pct_stddev)\n"
+    "                         tg_paired_gb_s, tg_roofline_pct, tg_roofline_pct_stddev)\n"
     "      --bandwidth        measure the machine's read bandwidth (1 GiB buffer) and exit\n",
 };
 
@@ -41,9 +42,8 @@ static void mean_std(const double *x, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
 }
 
-/* The roofline probe around one tg run: kumo bench --bandwidth's read, on half its buffer (still 16×
- * this machine's L3) and three passes, so that it takes well under a second. */
-static double read_bandwidth(int n_threads) { return kumo_measure_read_bandwidth(n_threads, (size_t)512 << 20, 3); }
+/* The roofline's read buffer: half of --bandwidth's, still 16× this machine's L3. */
+#define ROOFLINE_PROBE_BYTES ((size_t)512 << 20)
 
 static uint64_t rng_next(uint64_t *s) {
     *s ^= *s << 13;
@@ -103,16 +103,19 @@ static int run(int argc, char **argv) {
     }
     kumo_batch b = kumo_batch_new(cp.n_batch);
     double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
-    /* per tg run: its roofline (GB/s) and its weight bytes per second as a share of it (%) */
+    /* per tg run: the paired tokens' weight GB/s, the reads' GB/s (the roofline) and the share (%) */
     double *rl = calloc((size_t)reps, sizeof *rl), *rl_pct = calloc((size_t)reps, sizeof *rl_pct);
-    if (!pp || !tg || !rl || !rl_pct) {
-        free(pp), free(tg), free(rl), free(rl_pct);
+    double *paired = calloc((size_t)reps, sizeof *paired);
+    roofline = roofline && n_gen > 0;
+    kumo_read_probe *probe = roofline ? kumo_read_probe_new(ctx, ROOFLINE_PROBE_BYTES) : NULL;
+    if (!pp || !tg || !rl || !rl_pct || !paired || (roofline && !probe)) {
+        free(pp), free(tg), free(rl), free(rl_pct), free(paired);
+        kumo_read_probe_free(probe);
         kumo_batch_free(&b);
         kumo_context_free(ctx);
         kumo_model_free(m);
         return cli_fail("bench", "out of memory");
     }
-    roofline = roofline && n_gen > 0;
     const int n_threads = kumo_context_n_threads(ctx);
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     int n_vocab = kumo_n_vocab(m), rc = 0;
@@ -139,9 +142,6 @@ static int run(int argc, char **argv) {
         }
         if (n_gen > 0) {
             kumo_seq_rm(ctx, 0, n_depth);
-            /* this host's bandwidth changes within seconds, so the roofline is measured in
-             * the seconds around the run it is set against, not once per model */
-            double bw_before = roofline ? read_bandwidth(n_threads) : 0.0;
             double t0 = cli_now();
             for (int i = 0; i < n_gen && !rc; i++) {
                 kumo_batch_clear(&b);
@@ -149,13 +149,29 @@ static int run(int argc, char **argv) {
                 rc = kumo_decode(ctx, &b, &err);
             }
             tg[r] = n_gen / (cli_now() - t0);
-            if (roofline) {
-                double bw_after = read_bandwidth(n_threads);
-                rl[r] = bw_before > bw_after ? bw_before : bw_after;
-                rl_pct[r] = rl[r] > 0.0 ? 100.0 * tg[r] * (double)info.weight_bytes_per_token / 1e9 / rl[r] : 0.0;
+            if (roofline && !rc) {
+                /* This host's bandwidth changes within seconds, so the roofline is measured in the
+                 * same seconds as the tokens set against it: each token is followed by a plain read
+                 * of as many bytes as its weights, and the tokens' time and the reads' time are
+                 * summed apart. The tokens are timed again for this, not taken from the run above,
+                 * so that both sides come from the same minutes. */
+                const size_t bytes = (size_t)info.weight_bytes_per_token;
+                double t_tok = 0.0, t_read = 0.0;
+                kumo_seq_rm(ctx, 0, n_depth);
+                for (int i = 0; i < n_gen && !rc; i++) {
+                    kumo_batch_clear(&b);
+                    kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, true);
+                    double t1 = cli_now();
+                    rc = kumo_decode(ctx, &b, &err);
+                    t_tok += cli_now() - t1;
+                    t_read += kumo_read_probe_run(probe, bytes);
+                }
+                paired[r] = n_gen * (double)bytes / t_tok / 1e9;
+                rl[r] = n_gen * (double)bytes / t_read / 1e9;
+                rl_pct[r] = 100.0 * paired[r] / rl[r];
                 if (!json)
-                    fprintf(stderr, "run %d/%d: read bandwidth %.2f GB/s before tg, %.2f after\n", r + 1, reps,
-                            bw_before, bw_after);
+                    fprintf(stderr, "run %d/%d: tokens paired with reads: tokens %.2f GB/s, reads %.2f GB/s (%.1f %%)\n",
+                            r + 1, reps, paired[r], rl[r], rl_pct[r]);
             }
         }
         if (!json)
@@ -168,15 +184,18 @@ static int run(int argc, char **argv) {
         mean_std(pp, reps, &ppm, &pps);
         mean_std(tg, reps, &tgm, &tgs);
         double gbs = tgm * (double)info.weight_bytes_per_token / 1e9;
-        double rlm, rls, pctm, pcts;
+        double rlm, rls, pctm, pcts, pgm, pgs;
         mean_std(rl, reps, &rlm, &rls);
         mean_std(rl_pct, reps, &pctm, &pcts);
-        char rl_json[160] = "", rl_text[96] = "";
+        mean_std(paired, reps, &pgm, &pgs);
+        char rl_json[200] = "", rl_text[160] = "";
         if (roofline) {
             snprintf(rl_json, sizeof rl_json,
-                     ", \"roofline_gb_s\": %.3f, \"tg_roofline_pct\": %.2f, \"tg_roofline_pct_stddev\": %.2f", rlm,
+                     ", \"roofline_gb_s\": %.3f, \"tg_paired_gb_s\": %.3f, \"tg_roofline_pct\": %.2f, "
+                     "\"tg_roofline_pct_stddev\": %.2f",
+                     rlm, pgm, pctm, pcts);
+            snprintf(rl_text, sizeof rl_text, "; paired with reads: %.1f GB/s against %.1f, %.0f ± %.0f %%", pgm, rlm,
                      pctm, pcts);
-            snprintf(rl_text, sizeof rl_text, ", %.0f ± %.0f %% of a %.1f GB/s read", pctm, pcts, rlm);
         }
         char at[32] = ""; /* llama-bench's test names: "tg128 @ d1024" */
         if (n_depth > 0) snprintf(at, sizeof at, " @ d%d", n_depth);
@@ -206,6 +225,8 @@ static int run(int argc, char **argv) {
     free(tg);
     free(rl);
     free(rl_pct);
+    free(paired);
+    kumo_read_probe_free(probe);
     kumo_batch_free(&b);
     kumo_context_free(ctx);
     kumo_model_free(m);

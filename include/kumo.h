@@ -186,6 +186,15 @@ const char *kumo_isa(void);
 /* Measured read bandwidth of main memory in GB/s (10^9 bytes/s): n_threads read a buffer of `bytes`
  * bytes (well above the caches) `reps` times; the best pass counts, as STREAM reports. */
 double kumo_measure_read_bandwidth(int n_threads, size_t bytes, int reps);
+/* The same read on a context's own threads, a slice at a time, so that it can be timed between the
+ * context's decode steps (kumo bench --roofline): a buffer of `bytes` (well above the caches), every
+ * page faulted in at creation. NULL when out of memory. Free it before the context. */
+typedef struct kumo_read_probe kumo_read_probe;
+kumo_read_probe *kumo_read_probe_new(kumo_context *ctx, size_t bytes);
+/* Reads the next `bytes` bytes of the buffer (from where the last read stopped, going round at its
+ * end) on the context's threads; returns the seconds it took. */
+double kumo_read_probe_run(kumo_read_probe *p, size_t bytes);
+void kumo_read_probe_free(kumo_read_probe *p);
 
 /* ---------- model tools (kumo quantize, kumo synth) ---------- */
 /* Progress of a tool: tensor i of n (0-based) named `tensor` is being converted from type `from` to

@@ -6,6 +6,7 @@
 #include "engine/context.h"
 #include "model/model.h"
 #include "model/forward.h"
+#include "tensor/bandwidth.h"
 #include "tensor/threadpool.h"
 #include "util/err.h"
 
@@ -80,6 +81,33 @@ void kumo_context_free(kumo_context *ctx) {
     free(ctx->logits);
     free(ctx->logits_row);
     free(ctx);
+}
+
+struct kumo_read_probe {
+    kumo_context *ctx;
+    read_probe *probe;
+};
+
+kumo_read_probe *kumo_read_probe_new(kumo_context *ctx, size_t bytes) {
+    kumo_read_probe *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->ctx = ctx;
+    p->probe = read_probe_new(bytes);
+    if (!p->probe) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+double kumo_read_probe_run(kumo_read_probe *p, size_t bytes) {
+    return read_probe_read(p->probe, p->ctx->pool, bytes, NULL);
+}
+
+void kumo_read_probe_free(kumo_read_probe *p) {
+    if (!p) return;
+    read_probe_free(p->probe);
+    free(p);
 }
 
 int kumo_context_n_ctx(const kumo_context *ctx) { return ctx->params.n_ctx; }

@@ -284,17 +284,20 @@ static void kv_type_option(void **state) {
     }
 }
 
-/* --roofline measures the read bandwidth around each tg run and sets tg GB/s against it; with one run
- * the share is exactly that run's tg GB/s over its roofline (both printed to 3 decimals). */
+/* --roofline times N more tokens, each followed by a plain read of its weights' bytes, and sets the
+ * tokens' GB/s against the reads': with one run the share is exactly the one over the other (both
+ * printed to 3 decimals). */
 static void bench_roofline_option(void **state) {
     (void)state;
     cJSON *j = bench_json("-p 0 -n 4 -r 1 -t 2 --roofline");
     const cJSON *rl = cJSON_GetObjectItem(j, "roofline_gb_s"), *pct = cJSON_GetObjectItem(j, "tg_roofline_pct"),
-                *gbs = cJSON_GetObjectItem(j, "tg_gb_s"), *sd = cJSON_GetObjectItem(j, "tg_roofline_pct_stddev");
-    assert_true(cJSON_IsNumber(rl) && cJSON_IsNumber(pct) && cJSON_IsNumber(gbs) && cJSON_IsNumber(sd));
+                *gbs = cJSON_GetObjectItem(j, "tg_gb_s"), *sd = cJSON_GetObjectItem(j, "tg_roofline_pct_stddev"),
+                *paired = cJSON_GetObjectItem(j, "tg_paired_gb_s");
+    assert_true(cJSON_IsNumber(rl) && cJSON_IsNumber(pct) && cJSON_IsNumber(gbs) && cJSON_IsNumber(sd) &&
+                cJSON_IsNumber(paired));
     assert_true(rl->valuedouble > 0.1); /* any machine reads memory faster than 100 MB/s */
-    assert_true(gbs->valuedouble > 0.0);
-    const double want = 100.0 * gbs->valuedouble / rl->valuedouble;
+    assert_true(gbs->valuedouble > 0.0 && paired->valuedouble > 0.0);
+    const double want = 100.0 * paired->valuedouble / rl->valuedouble;
     assert_true(fabs(pct->valuedouble - want) <= 0.01 * want + 0.01);
     assert_true(sd->valuedouble == 0.0); /* one run */
     cJSON_Delete(j);
@@ -304,6 +307,7 @@ static void bench_roofline_option(void **state) {
         j = bench_json(variants[v]);
         assert_null(cJSON_GetObjectItem(j, "roofline_gb_s"));
         assert_null(cJSON_GetObjectItem(j, "tg_roofline_pct"));
+        assert_null(cJSON_GetObjectItem(j, "tg_paired_gb_s"));
         cJSON_Delete(j);
     }
 }

@@ -80,7 +80,6 @@ for s in $SHAPES; do
     done
 done
 
-
 # --- report -------------------------------------------------------------------------------------
 {
     echo "# kumo vs the reference engine"

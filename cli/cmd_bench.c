@@ -52,6 +52,16 @@ static uint64_t rng_next(uint64_t *s) {
     return *s;
 }
 
+/* Speed does not depend on which tokens are decoded: any from the vocabulary will do. */
+static kumo_token random_token(uint64_t *seed, int n_vocab) { return (kumo_token)(rng_next(seed) % (uint64_t)n_vocab); }
+
+/* One generated token at position pos, as a decode step does it (logits wanted). */
+static int decode_one(kumo_context *ctx, kumo_batch *b, kumo_token tok, int pos, kumo_error *err) {
+    kumo_batch_clear(b);
+    kumo_batch_add(b, tok, pos, 0, true);
+    return kumo_decode(ctx, b, err);
+}
+
 static int run(int argc, char **argv) {
     const char *model_path = NULL;
     int n_prompt = 512, n_gen = 128, n_depth = 0, threads = 0, reps = 3;
@@ -127,7 +137,7 @@ static int run(int argc, char **argv) {
     for (int p0 = 0; !rc && p0 < n_depth; p0 += cp.n_batch) {
         kumo_batch_clear(&b);
         for (int i = p0; i < n_depth && i < p0 + cp.n_batch; i++)
-            kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), i, 0, i == n_depth - 1);
+            kumo_batch_add(&b, random_token(&seed, n_vocab), i, 0, i == n_depth - 1);
         rc = kumo_decode(ctx, &b, &err);
     }
     for (int r = 0; !rc && r < reps; r++) {
@@ -135,7 +145,7 @@ static int run(int argc, char **argv) {
             kumo_seq_rm(ctx, 0, n_depth);
             kumo_batch_clear(&b);
             for (int i = 0; i < n_prompt; i++)
-                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, i == n_prompt - 1);
+                kumo_batch_add(&b, random_token(&seed, n_vocab), n_depth + i, 0, i == n_prompt - 1);
             double t0 = cli_now();
             if ((rc = kumo_decode(ctx, &b, &err))) break;
             pp[r] = n_prompt / (cli_now() - t0);
@@ -143,11 +153,8 @@ static int run(int argc, char **argv) {
         if (n_gen > 0) {
             kumo_seq_rm(ctx, 0, n_depth);
             double t0 = cli_now();
-            for (int i = 0; i < n_gen && !rc; i++) {
-                kumo_batch_clear(&b);
-                kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, true);
-                rc = kumo_decode(ctx, &b, &err);
-            }
+            for (int i = 0; i < n_gen && !rc; i++)
+                rc = decode_one(ctx, &b, random_token(&seed, n_vocab), n_depth + i, &err);
             tg[r] = n_gen / (cli_now() - t0);
             if (roofline && !rc) {
                 /* This host's bandwidth changes within seconds, so the roofline is measured in the
@@ -159,10 +166,9 @@ static int run(int argc, char **argv) {
                 double t_tok = 0.0, t_read = 0.0;
                 kumo_seq_rm(ctx, 0, n_depth);
                 for (int i = 0; i < n_gen && !rc; i++) {
-                    kumo_batch_clear(&b);
-                    kumo_batch_add(&b, (kumo_token)(rng_next(&seed) % (uint64_t)n_vocab), n_depth + i, 0, true);
+                    const kumo_token tok = random_token(&seed, n_vocab);
                     double t1 = cli_now();
-                    rc = kumo_decode(ctx, &b, &err);
+                    rc = decode_one(ctx, &b, tok, n_depth + i, &err);
                     t_tok += cli_now() - t1;
                     t_read += kumo_read_probe_run(probe, bytes);
                 }

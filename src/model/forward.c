@@ -13,7 +13,6 @@
  * Architectures differ only by the traits in model->arch and by which tensors exist. */
 #include "model/forward.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -25,10 +24,6 @@
 #include "tensor/ops.h"
 #include "tensor/quant.h"
 #include "util/err.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 struct forward_state {
     int n_batch, n_ctx, n_seq;
@@ -81,27 +76,6 @@ static size_t k_head(const forward_state *st, const model_hparams *hp, int seq, 
 static size_t v_head(const forward_state *st, const model_hparams *hp, int seq, int layer, int g) {
     const size_t head = ((size_t)seq * hp->n_layer + (size_t)layer) * hp->n_head_kv + (size_t)g;
     return head * (size_t)st->n_ctx * hp->head_dim_v;
-}
-
-/* Zeroed memory with every page faulted in now, in huge pages where the kernel offers them. Left to
- * fault on first touch, the KV caches' 4 KiB pages would fault inside the decode loop, one page of K
- * per head every 16 positions and as many of V: 5191 faults in a qwen3-0.6b context's first 128
- * decode tokens, each microseconds in a VM (~23 µs for the copy-on-write ones); a batch's rows would
- * fault in the first large batch (~10000 faults in a qwen3-0.6b context's first 512-token prompt).
- * The memset is the fallback that faults the pages in where MADV_POPULATE_WRITE is missing.
- * llama.cpp clears its cache up front too. */
-static uint8_t *prefaulted_arena_new(size_t bytes, size_t *alloc_bytes) {
-    uint8_t *p = gemm_arena_alloc(bytes, alloc_bytes);
-    if (!p) return NULL;
-#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    if (madvise(p, *alloc_bytes, MADV_POPULATE_WRITE) == 0) return p;
-    if (errno != EINVAL) { /* out of memory, not a kernel without the option: no arena */
-        gemm_arena_free(p, *alloc_bytes);
-        return NULL;
-    }
-#endif
-    memset(p, 0, bytes);
-    return p;
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -179,8 +153,13 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     size_t kv_k = (size_t)n_seq * hp->n_layer * (size_t)st->n_ctx_pad * st->kd;
     size_t kv_v = (size_t)n_seq * hp->n_layer * (size_t)n_ctx * st->vd;
     const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    /* Both caches in one arena with every page faulted in now, in huge pages where the kernel
+     * offers them. Left to fault on first touch, their 4 KiB pages would fault inside the decode
+     * loop, one page of K per head every 16 positions and as many of V: 5191 faults in a
+     * qwen3-0.6b context's first 128 decode tokens, each microseconds in a VM (~23 µs for the
+     * copy-on-write ones). llama.cpp clears its cache up front too. */
     const size_t k_bytes = (kv_k * kv_elem + 63) / 64 * 64; /* V starts on a cache line too */
-    st->kv_arena = prefaulted_arena_new(k_bytes + kv_v * kv_elem, &st->kv_arena_bytes);
+    st->kv_arena = gemm_arena_alloc_prefaulted(k_bytes + kv_v * kv_elem, &st->kv_arena_bytes);
     if (st->kv_arena) {
         st->k_cache = st->kv_arena;
         st->v_cache = st->kv_arena + k_bytes;
@@ -203,8 +182,10 @@ forward_state *forward_state_new(const kumo_model *m, int n_batch, int n_ctx, in
     }
     if (ff == 0) ff = 1;
     if (scratch == 0) scratch = 1;
+    /* pre-faulted too: a batch's rows would otherwise fault in the first large batch (~10000 faults
+     * in a qwen3-0.6b context's first 512-token prompt) */
     const size_t work = place_work_rows(st, NULL, hp, B, ff, slots, (size_t)wide, scratch);
-    st->work_arena = prefaulted_arena_new(work, &st->work_arena_bytes);
+    st->work_arena = gemm_arena_alloc_prefaulted(work, &st->work_arena_bytes);
     if (st->work_arena) place_work_rows(st, st->work_arena, hp, B, ff, slots, (size_t)wide, scratch);
     if (!st->work_arena || !st->cs || !st->want_idx || !st->q_of_entry || !st->row_pos || !st->row_seq ||
         !st->rope_freq || !st->k_cache || !st->v_cache || !st->tile_start)

@@ -13,7 +13,7 @@
 
 struct read_probe {
     uint8_t *buf;
-    size_t alloc; /* what gemm_arena_alloc gave */
+    size_t alloc; /* what gemm_arena_alloc_prefaulted gave */
     size_t lines; /* usable size in LINE units */
     size_t next;  /* line the next read starts at */
 };
@@ -72,13 +72,13 @@ read_probe *read_probe_new(size_t bytes) {
     read_probe *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     /* the packed weights' own allocator, so the probe reads memory of the same kind (huge pages
-     * where the kernel offers them; on this host 0-8% more than 4 KiB pages, within its noise) */
-    p->buf = gemm_arena_alloc(lines * LINE, &p->alloc);
+     * where the kernel offers them; on this host 0-8% more than 4 KiB pages, within its noise),
+     * every page faulted in before timing */
+    p->buf = gemm_arena_alloc_prefaulted(lines * LINE, &p->alloc);
     if (!p->buf) {
         free(p);
         return NULL;
     }
-    memset(p->buf, 1, lines * LINE); /* fault every page in before timing */
     p->lines = lines;
     return p;
 }

@@ -1,5 +1,6 @@
 /* Packing, activation rows, the kernel dispatch and the portable kernels of gemm.h. */
 #include "tensor/gemm.h"
+#include <errno.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -308,6 +309,21 @@ void gemm_arena_free(uint8_t *p, size_t alloc_bytes) {
     (void)alloc_bytes;
     free(p);
 #endif
+}
+
+/* The memset is the fallback that faults the pages in where MADV_POPULATE_WRITE is missing. */
+uint8_t *gemm_arena_alloc_prefaulted(size_t bytes, size_t *alloc_bytes) {
+    uint8_t *p = gemm_arena_alloc(bytes, alloc_bytes);
+    if (!p) return NULL;
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    if (madvise(p, *alloc_bytes, MADV_POPULATE_WRITE) == 0) return p;
+    if (errno != EINVAL) { /* out of memory, not a kernel without the option: no arena */
+        gemm_arena_free(p, *alloc_bytes);
+        return NULL;
+    }
+#endif
+    memset(p, 0, bytes);
+    return p;
 }
 
 struct pack_job {

@@ -71,6 +71,10 @@ void gemm_packed_free(kumo_packed *p);
  * generated token; fewer TLB misses). */
 uint8_t *gemm_arena_alloc(size_t bytes, size_t *alloc_bytes);
 void gemm_arena_free(uint8_t *p, size_t alloc_bytes);
+/* An arena as gemm_arena_alloc's, zeroed, with every page faulted in now (NULL when out of memory):
+ * for buffers whose first touch would otherwise fault inside a timed loop (the KV caches and a
+ * batch's rows, the bandwidth probe). Freed with gemm_arena_free. */
+uint8_t *gemm_arena_alloc_prefaulted(size_t bytes, size_t *alloc_bytes);
 /* A view of matrix e of a stacked pack (shares the data). */
 kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e);
 

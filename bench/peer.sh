@@ -9,7 +9,9 @@
 #   node: the prebuilt CPU library of the node-llama-cpp npm package (its zen4/icelake/... variant
 #     picked at run time), driven by bench/reference.mjs, installed once into bench/.refengine.
 #
-# usage: bench/peer.sh [-e native|node] [-p 512] [-n 128] [-t 2] [-r 3] [-k 2] [-o FILE] [MODEL-TYPE ...]
+# usage: bench/peer.sh [-e native|node] [-p 512] [-n 128] [-d 0] [-t 2] [-r 3] [-k 2] [-o FILE] [MODEL-TYPE ...]
+#   -d depth (native engine only): each run's tests follow D tokens already in the context, untimed
+#   (llama-bench's -d), to compare the attention over a long context.
 #   -k rounds: each round runs kumo, then llama.cpp, on the model; the table shows each engine's best
 #   round (mean ± stddev of its R runs) and the ratio of the two bests. -o defaults to bench/PEER.md
 #   (native) or bench/PEER-node.md (node).
@@ -20,11 +22,11 @@ cd "$(dirname "$0")/.."
 KUMO=${KUMO:-build/kumo}
 NLC_VERSION=3.22.1
 REFDIR=${KUMO_REFENGINE_DIR:-bench/.refengine}
-P=512 N=128 T=2 R=3 K=2 OUT= ENGINE=native
-while getopts "e:p:n:t:r:k:o:" opt; do
+P=512 N=128 D=0 T=2 R=3 K=2 OUT= ENGINE=native
+while getopts "e:p:n:d:t:r:k:o:" opt; do
     case $opt in
-    e) ENGINE=$OPTARG ;; p) P=$OPTARG ;; n) N=$OPTARG ;; t) T=$OPTARG ;; r) R=$OPTARG ;; k) K=$OPTARG ;; o) OUT=$OPTARG ;;
-    *) echo "usage: bench/peer.sh [-e native|node] [-p P] [-n N] [-t THREADS] [-r REPS] [-k ROUNDS] [-o OUT] [MODEL-TYPE ...]" >&2; exit 2 ;;
+    e) ENGINE=$OPTARG ;; p) P=$OPTARG ;; n) N=$OPTARG ;; d) D=$OPTARG ;; t) T=$OPTARG ;; r) R=$OPTARG ;; k) K=$OPTARG ;; o) OUT=$OPTARG ;;
+    *) echo "usage: bench/peer.sh [-e native|node] [-p P] [-n N] [-d DEPTH] [-t THREADS] [-r REPS] [-k ROUNDS] [-o OUT] [MODEL-TYPE ...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -33,9 +35,10 @@ case $ENGINE in
 native)
     REF=$(bench/native-ref.sh)
     OUT=${OUT:-bench/PEER.md}
-    ref_run() { "$REF" "$1" -p "$P" -n "$N" -t "$T" -r "$R"; }
+    ref_run() { "$REF" "$1" -p "$P" -n "$N" -d "$D" -t "$T" -r "$R"; }
     ;;
 node)
+    [ "$D" = 0 ] || { echo "bench/peer.sh: -d needs the native engine" >&2; exit 2; }
     command -v node >/dev/null || { echo "bench/peer.sh: node not found" >&2; exit 1; }
     if [ ! -f "$REFDIR/node_modules/node-llama-cpp/package.json" ]; then
         echo "installing node-llama-cpp $NLC_VERSION into $REFDIR" >&2
@@ -66,7 +69,7 @@ for id in "${IDS[@]}"; do
     kpp=() ktg=() lpp=() ltg=()
     for ((k = 1; k <= K; k++)); do
         echo "round $k: $id kumo" >&2
-        j=$("$KUMO" bench -m "$f" -p "$P" -n "$N" -t "$T" -r "$R" --json)
+        j=$("$KUMO" bench -m "$f" -p "$P" -n "$N" -d "$D" -t "$T" -r "$R" --json)
         kpp+=("$(echo "$j" | json_num pp_tok_s) $(echo "$j" | json_num pp_stddev)")
         ktg+=("$(echo "$j" | json_num tg_tok_s) $(echo "$j" | json_num tg_stddev)")
         echo "round $k: $id llama.cpp" >&2
@@ -78,6 +81,8 @@ for id in "${IDS[@]}"; do
 done
 
 REFMD=${KUMO_SHARED:-../shared}/bench/REFERENCE.md
+DFLAG= AT=
+[ "$D" = 0 ] || { DFLAG=" -d $D"; AT=" @ d$D"; }
 
 {
     echo "# kumo and llama.cpp side by side"
@@ -89,16 +94,17 @@ REFMD=${KUMO_SHARED:-../shared}/bench/REFERENCE.md
     fi
     echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores;" \
         "$(date -u '+%Y-%m-%d %H:%M UTC'), kumo at $(git rev-parse --short HEAD 2>/dev/null || echo '?')." \
-        "Command: \`bench/peer.sh -e $ENGINE -p $P -n $N -t $T -r $R -k $K\`: per model, $K rounds of" \
-        "\`kumo bench -m MODEL -p $P -n $N -t $T -r $R\` then $engine_text; each engine's best round, mean ± stddev of its $R runs." \
+        "Command: \`bench/peer.sh -e $ENGINE -p $P -n $N$DFLAG -t $T -r $R -k $K\`: per model, $K rounds of" \
+        "\`kumo bench -m MODEL -p $P -n $N$DFLAG -t $T -r $R\` then $engine_text; each engine's best round, mean ± stddev of its $R runs." \
         "The last column sets this llama.cpp beside the issue's reference figures (../shared/bench/REFERENCE.md," \
-        "a native build 10587 measured on another day; for -p 512 -n 128)."
+        "a native build 10587 measured on another day; for -p 512 -n 128 at depth 0)."
     echo
-    echo "| model | pp$P kumo | pp$P llama.cpp | × | tg$N kumo | tg$N llama.cpp | × | llama.cpp ÷ REFERENCE.md pp / tg |"
+    echo "| model | pp$P$AT kumo | pp$P$AT llama.cpp | × | tg$N$AT kumo | tg$N$AT llama.cpp | × | llama.cpp ÷ REFERENCE.md pp / tg |"
     echo "|---|---|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         set -- $row
-        read -r rp rt <<< "$(reference_figures "${1%-*}" "${1##*-}" "$REFMD")"
+        rp= rt=
+        [ "$D" = 0 ] && read -r rp rt <<< "$(reference_figures "${1%-*}" "${1##*-}" "$REFMD")"
         awk -v id="$1" -v kp="$2" -v kps="$3" -v lp="$4" -v lps="$5" -v kt="$6" -v kts="$7" -v lt="$8" -v lts="$9" \
             -v rp="$rp" -v rt="$rt" 'BEGIN {
             vs = (rp == "" || rt == "") ? "–" : sprintf("%.2f / %.2f", lp / rp, lt / rt)

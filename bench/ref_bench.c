@@ -2,13 +2,15 @@
  * library (bench/native-ref.sh builds it and this driver from the npm registry's llama.cpp sources;
  * not built by make, not part of kumo).
  *
- *   ref_bench MODEL.gguf [-p 512] [-n 128] [-t 2] [-r 3] [--fa auto|on|off]
+ *   ref_bench MODEL.gguf [-p 512] [-n 128] [-d 0] [-t 2] [-r 3] [--fa auto|on|off]
  *   ref_bench MODEL.gguf --greedy N --tokens ID,ID,...
  *
  * As llama-bench: pp and tg are separate tests, each on a cleared context of n_ctx = P + N tokens
  * (n_batch 2048, n_ubatch 512, F16 KV cache). pp: P tokens (the first BOS when the vocabulary adds
  * one, the rest random) decoded in batches of n_batch. tg: N tokens decoded one at a time, each a new
- * random token, synchronized after each. A warm-up run of each test comes first; then REPS runs, and
+ * random token, synchronized after each. With -d D (llama-bench's --n-depth), each run first fills the
+ * cleared context with D tokens, untimed, and the test follows at positions D on (n_ctx D + P + N).
+ * A warm-up run of each test comes first; then REPS runs, and
  * tok/s is the mean ± stddev over them. Prints one JSON object with the keys bench/reference.mjs
  * prints, so bench/peer.sh reads both. The --greedy form checks the build instead of timing it: it
  * decodes the prompt tokens in one batch, then N greedy steps (ties to the lowest id), and prints the
@@ -83,11 +85,12 @@ static void mean_sd(const double *x, int n, double *mean, double *sd) {
 }
 
 /* Runs one test (pp when n_prompt > 0, else tg) once as a warm-up and then reps times. */
-static int run_test(struct llama_context *ctx, int n_prompt, int n_gen, int reps, llama_token *tokens, double *mean,
-                    double *sd) {
+static int run_test(struct llama_context *ctx, int n_depth, int n_prompt, int n_gen, int reps, llama_token *tokens,
+                    double *mean, double *sd) {
     double tps[MAX_REPS];
     for (int r = -1; r < reps; r++) {
         llama_memory_clear(llama_get_memory(ctx), false);
+        if (n_depth > 0 && test_prompt(ctx, n_depth, tokens) != 0) return -1;
         const double t0 = now();
         const int rc = n_prompt > 0 ? test_prompt(ctx, n_prompt, tokens) : test_gen(ctx, n_gen);
         const double dt = now() - t0;
@@ -99,7 +102,7 @@ static int run_test(struct llama_context *ctx, int n_prompt, int n_gen, int reps
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: ref_bench MODEL.gguf [-p 512] [-n 128] [-t 2] [-r 3] [--fa auto|on|off]\n"
+    fprintf(stderr, "usage: ref_bench MODEL.gguf [-p 512] [-n 128] [-d 0] [-t 2] [-r 3] [--fa auto|on|off]\n"
                     "       ref_bench MODEL.gguf --greedy N --tokens ID,ID,...\n");
     return 2;
 }
@@ -141,17 +144,19 @@ static int parse_tokens(const char *s, llama_token *out, int max) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int n_prompt = 512, n_gen = 128, threads = 2, reps = 3, n_greedy = 0;
+    int n_prompt = 512, n_gen = 128, n_depth = 0, threads = 2, reps = 3, n_greedy = 0;
     const char *token_list = NULL;
     enum llama_flash_attn_type fa = LLAMA_FLASH_ATTN_TYPE_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-t") || !strcmp(a, "-r")) && i + 1 < argc) {
+        if ((!strcmp(a, "-p") || !strcmp(a, "-n") || !strcmp(a, "-d") || !strcmp(a, "-t") || !strcmp(a, "-r")) &&
+            i + 1 < argc) {
             char *end;
             const long v = strtol(argv[++i], &end, 10);
             if (*end || v < 0 || v > 1000000) return usage();
             if (a[1] == 'p') n_prompt = (int)v;
             else if (a[1] == 'n') n_gen = (int)v;
+            else if (a[1] == 'd') n_depth = (int)v;
             else if (a[1] == 't') threads = (int)v;
             else reps = (int)v;
         } else if (!strcmp(a, "--greedy") && i + 1 < argc) {
@@ -183,7 +188,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     struct llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = (uint32_t)(n_greedy ? N_BATCH + n_greedy : n_prompt + n_gen > 0 ? n_prompt + n_gen : 1);
+    cp.n_ctx = (uint32_t)(n_greedy ? N_BATCH + n_greedy : n_depth + n_prompt + n_gen > 0 ? n_depth + n_prompt + n_gen : 1);
     cp.n_batch = N_BATCH;
     cp.n_ubatch = N_UBATCH;
     cp.n_threads = threads;
@@ -206,12 +211,12 @@ int main(int argc, char **argv) {
         char desc[256];
         llama_model_desc(model, desc, sizeof desc);
         printf("{\"engine\": \"llama.cpp (native build of the npm sources)\", \"model\": \"%s\", \"desc\": \"%s\", "
-               "\"threads\": %d, \"flash_attn\": \"%s\", \"model_bytes\": %llu",
-               path, desc, threads, llama_flash_attn_type_name(fa), (unsigned long long)llama_model_size(model));
+               "\"threads\": %d, \"n_depth\": %d, \"flash_attn\": \"%s\", \"model_bytes\": %llu",
+               path, desc, threads, n_depth, llama_flash_attn_type_name(fa), (unsigned long long)llama_model_size(model));
         double mean, sd;
-        if (n_prompt > 0 && (rc = run_test(ctx, n_prompt, 0, reps, tokens, &mean, &sd)) == 0)
+        if (n_prompt > 0 && (rc = run_test(ctx, n_depth, n_prompt, 0, reps, tokens, &mean, &sd)) == 0)
             printf(", \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f", mean, sd);
-        if (rc == 0 && n_gen > 0 && (rc = run_test(ctx, 0, n_gen, reps, tokens, &mean, &sd)) == 0)
+        if (rc == 0 && n_gen > 0 && (rc = run_test(ctx, n_depth, 0, n_gen, reps, tokens, &mean, &sd)) == 0)
             printf(", \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f", mean, sd);
         printf("}\n");
         if (rc != 0) fprintf(stderr, "ref_bench: llama_decode failed\n");

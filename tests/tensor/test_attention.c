@@ -144,6 +144,8 @@ static const shape SHAPES[] = {
     {80, 72, 70},    /* hv not a multiple of 16: the tail of every V row */
     {33, 20, 40},    /* odd hk (AVX-512's unpaired last dimension), hv < 16 */
     {16, 8, 5},      /* a single partial block */
+    {128, 128, 600}, /* longer rows: sums over hundreds of positions */
+    {64, 72, 531},   /* the same with several column passes and a V row tail */
 };
 
 static void f16_cache_matches_float64_and_f32_kernel(void **state) {

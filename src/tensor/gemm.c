@@ -1,7 +1,7 @@
 /* Packing, activation rows, the kernel dispatch and the portable kernels of gemm.h. */
 #include "tensor/gemm.h"
-#include <errno.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -223,6 +223,7 @@ static gemm_kernel_fn g_kernels[KUMO_ISA_COUNT][GGML_TYPE_COUNT];
 static int g_level;
 static gemm_quantize_fn g_quantize;
 static gemm_float_fn g_float;
+static bool g_float_bf16_rows;
 
 static void init_kernels(void) {
     gemm_kernels_portable(g_kernels[KUMO_ISA_PORTABLE]);
@@ -237,7 +238,7 @@ static void init_kernels(void) {
         if (strcmp(name, kumo_isa_name(i)) == 0) g_level = i;
     g_quantize = gemm_quantize_row_ref;
     if (g_level == KUMO_ISA_AVX512 && gemm_quantize_avx512()) g_quantize = gemm_quantize_avx512();
-    g_float = g_level == KUMO_ISA_AVX512 ? gemm_float_avx512() : NULL;
+    g_float = g_level == KUMO_ISA_AVX512 ? gemm_float_avx512(&g_float_bf16_rows) : NULL;
 }
 
 gemm_float_fn gemm_float_kernel(void) {
@@ -245,17 +246,23 @@ gemm_float_fn gemm_float_kernel(void) {
     return g_float;
 }
 
-void gemm_round_row(uint32_t type, const float *x, int64_t n, float *dst) {
+void gemm_float_act_row(uint32_t type, const float *x, int64_t n, void *dst) {
+    pthread_once(&g_once, init_kernels);
     if (type == GGML_TYPE_F32) {
         memmove(dst, x, (size_t)n * sizeof(float));
         return;
     }
     const kumo_type_traits *tr = kumo_get_type_traits(type);
+    if (type == GGML_TYPE_BF16 && g_float_bf16_rows) {
+        tr->from_float(x, dst, n);
+        return;
+    }
+    float *out = dst;
     uint16_t tmp[256];
     for (int64_t i = 0; i < n; i += 256) {
         const int64_t m = n - i < 256 ? n - i : 256;
         tr->from_float(x + i, tmp, m);
-        tr->to_float(tmp, dst + i, m);
+        tr->to_float(tmp, out + i, m);
     }
 }
 

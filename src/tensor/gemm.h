@@ -94,16 +94,18 @@ void gemm_panels(const kumo_packed *w, int64_t p0, int64_t p1, const uint8_t *co
 /* ---------- float weights (F32, F16, BF16), unpacked ---------- */
 
 /* y[t * ldy + r] = row r of w · act[t] for r < n_rows (rows row_bytes apart) and t < T (any count).
- * The activation rows are f32 holding values already rounded to the weight type (gemm_round_row).
- * Each (row, token) result is one vector running sum over the row followed by a fixed horizontal
- * sum, whatever the tiling. */
+ * The activation rows are written by gemm_float_act_row. Each (row, token) result is one vector
+ * running sum over the row followed by a fixed horizontal sum, whatever the tiling. */
 typedef void (*gemm_float_fn)(uint32_t type, const uint8_t *w, size_t row_bytes, int n_rows, int64_t n_in,
-                              const float *const *act, int T, float *y, size_t ldy);
+                              const void *const *act, int T, float *y, size_t ldy);
 /* The float kernel of the selected level, NULL when it has none (matmul then uses vec_dot). */
 gemm_float_fn gemm_float_kernel(void);
-gemm_float_fn gemm_float_avx512(void);
-/* dst = x rounded to the precision of type (F16, BF16: as their from_float does; F32: a copy). */
-void gemm_round_row(uint32_t type, const float *x, int64_t n, float *dst);
+/* *bf16_rows: whether the kernel's BF16 weights take their activation rows as bf16 values. */
+gemm_float_fn gemm_float_avx512(bool *bf16_rows);
+/* The activation row of n floats x for the float kernel and weight type: x rounded to the precision
+ * of type (F16, BF16: as their from_float does; F32: a copy), as floats, or as the bf16 values
+ * themselves where the kernel takes those. dst holds n floats. */
+void gemm_float_act_row(uint32_t type, const float *x, int64_t n, void *dst);
 
 /* ---------- internal: per-instruction-set kernels (gemm.c, gemm_avx512.c, gemm_avx2.c) ---------- */
 

@@ -82,8 +82,8 @@ struct batch_job {
 static void convert_rows(struct batch_job *j, long r0, long r1) {
     if (j->fmt >= FMT_FLOAT) {
         for (long r = r0; r < r1; r++)
-            gemm_round_row((uint32_t)(j->fmt - FMT_FLOAT), j->x + r * j->n_in, j->n_in,
-                           (float *)(j->act_out + (size_t)r * j->act_row));
+            gemm_float_act_row((uint32_t)(j->fmt - FMT_FLOAT), j->x + r * j->n_in, j->n_in,
+                               j->act_out + (size_t)r * j->act_row);
     } else if (j->fmt < FMT_VEC_DOT) {
         for (long r = r0; r < r1; r++)
             gemm_quantize_row(j->fmt, j->x + r * j->n_in, j->n_in, j->act_out + (size_t)r * j->act_row);
@@ -117,8 +117,8 @@ static void run_item(const struct batch_job *j, const matmul_task *tk, int64_t i
         const gemm_float_fn k = gemm_float_kernel();
         for (int t0 = 0; t0 < tk->n_t; t0 += GEMM_MAX_T) {
             const int T = tk->n_t - t0 < GEMM_MAX_T ? tk->n_t - t0 : GEMM_MAX_T;
-            const float *a[GEMM_MAX_T];
-            for (int t = 0; t < T; t++) a[t] = (const float *)(j->act + (size_t)task_row(tk, t0 + t) * j->act_row);
+            const void *a[GEMM_MAX_T];
+            for (int t = 0; t < T; t++) a[t] = j->act + (size_t)task_row(tk, t0 + t) * j->act_row;
             k(w->type, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes, (int)(r1 - r0), w->n_in, a,
               T, tk->y + (size_t)t0 * tk->ldy + r0, (size_t)tk->ldy);
         }

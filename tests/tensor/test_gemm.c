@@ -194,70 +194,76 @@ static void stacked_slices(void **state) {
  * vec_dot paths:
  * every output row equals the one-token product of its input row, bit for bit, and is close to the
  * portable unpacked product. */
+static void batch_rows_one(uint32_t type, int64_t n_in, uint64_t seed) {
+    const int64_t n_out = 40;
+    const int n_x = 13;
+    float *x = random_acts(n_in, n_x, 99);
+    uint8_t *w = random_matrix(type, n_in, n_out, seed);
+    kumo_matrix m = {.type = type, .n_in = n_in, .n_out = n_out, .row_bytes = ggml_row_bytes(type, n_in), .data = w};
+    kumo_packed *p = gemm_can_pack(type) ? gemm_pack(type, n_in, n_out, 1, w, 1) : NULL;
+    m.packed = p;
+    void *scratch = malloc(matmul_scratch_bytes(type, n_in, n_x));
+    /* one token at a time, single thread */
+    thread_pool *one = thread_pool_new(1);
+    float *solo = malloc((size_t)n_x * n_out * sizeof(float));
+    for (int i = 0; i < n_x; i++) matmul(one, &m, x + (size_t)i * n_in, 1, solo + (size_t)i * n_out, scratch);
+    thread_pool_free(one);
+    float *want = reference_product(type, w, n_in, n_out, x, n_x);
+    const double scale = max_abs(want, (size_t)n_x * n_out) + 1.0;
+    for (size_t i = 0; i < (size_t)n_x * n_out; i++)
+        if (fabs(solo[i] - want[i]) > 2e-5 * scale)
+            fail_msg("%s n_in %lld: matmul [%zu] = %.7g, portable unpacked %.7g", ggml_type_name(type), (long long)n_in,
+                     i, solo[i], want[i]);
+    free(want);
+    const int32_t picks[] = {12, 0, 5, 5, 7};
+    for (int nth = 1; nth <= 3; nth++) {
+        thread_pool *pool = thread_pool_new(nth);
+        float yall[13 * 40], ypick[5 * 40], ytail[4 * 40];
+        const matmul_task tasks[3] = {
+            {.w = &m, .n_t = n_x, .y = yall, .ldy = n_out},
+            {.w = &m, .n_t = 5, .rows = picks, .y = ypick, .ldy = n_out},
+            {.w = &m, .n_t = 4, .row0 = 9, .y = ytail, .ldy = n_out},
+        };
+        matmul_batch(pool, x, n_x, n_in, tasks, 3, scratch);
+        assert_memory_equal(yall, solo, sizeof yall);
+        for (int i = 0; i < 5; i++)
+            assert_memory_equal(ypick + i * n_out, solo + (size_t)picks[i] * n_out, n_out * sizeof(float));
+        assert_memory_equal(ytail, solo + (size_t)9 * n_out, sizeof ytail);
+        thread_pool_free(pool);
+    }
+    /* one- and two-token tasks take the per-thread ranges (up to 8 threads: 5 has a range of
+     * one item, the 6 items split unevenly) or, past 8 threads, the shared counter */
+    const int pool_sizes[] = {2, 3, 5, 9};
+    for (size_t pi = 0; pi < sizeof pool_sizes / sizeof pool_sizes[0]; pi++) {
+        thread_pool *pool = thread_pool_new(pool_sizes[pi]);
+        float yone[40], ytwo[2 * 40];
+        for (int i = 0; i < 2 * 40; i++) ytwo[i] = yone[i % 40] = NAN; /* a row left out shows */
+        const matmul_task few[2] = {
+            {.w = &m, .n_t = 1, .rows = picks, .y = yone, .ldy = n_out},
+            {.w = &m, .n_t = 2, .row0 = 3, .y = ytwo, .ldy = n_out},
+        };
+        matmul_batch(pool, x, n_x, n_in, few, 2, scratch);
+        assert_memory_equal(yone, solo + (size_t)picks[0] * n_out, sizeof yone);
+        assert_memory_equal(ytwo, solo + (size_t)3 * n_out, sizeof ytwo);
+        thread_pool_free(pool);
+    }
+    free(solo);
+    free(scratch);
+    gemm_packed_free(p);
+    free(w);
+    free(x);
+}
+
 static void batch_rows_threads_exact(void **state) {
     (void)state;
     const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, GGML_TYPE_Q5_K,
                               GGML_TYPE_Q5_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_1, GGML_TYPE_Q3_K, GGML_TYPE_Q2_K, GGML_TYPE_F16,
                               GGML_TYPE_BF16, GGML_TYPE_F32};
-    const int64_t n_in = 512, n_out = 40;
-    const int n_x = 13;
-    float *x = random_acts(n_in, n_x, 99);
-    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
-        const uint32_t type = types[ti];
-        uint8_t *w = random_matrix(type, n_in, n_out, 100 + ti);
-        kumo_matrix m = {.type = type, .n_in = n_in, .n_out = n_out, .row_bytes = ggml_row_bytes(type, n_in), .data = w};
-        kumo_packed *p = gemm_can_pack(type) ? gemm_pack(type, n_in, n_out, 1, w, 1) : NULL;
-        m.packed = p;
-        void *scratch = malloc(matmul_scratch_bytes(type, n_in, n_x));
-        /* one token at a time, single thread */
-        thread_pool *one = thread_pool_new(1);
-        float *solo = malloc((size_t)n_x * n_out * sizeof(float));
-        for (int i = 0; i < n_x; i++) matmul(one, &m, x + (size_t)i * n_in, 1, solo + (size_t)i * n_out, scratch);
-        thread_pool_free(one);
-        float *want = reference_product(type, w, n_in, n_out, x, n_x);
-        const double scale = max_abs(want, (size_t)n_x * n_out) + 1.0;
-        for (size_t i = 0; i < (size_t)n_x * n_out; i++)
-            if (fabs(solo[i] - want[i]) > 2e-5 * scale)
-                fail_msg("%s: matmul [%zu] = %.7g, portable unpacked %.7g", ggml_type_name(type), i, solo[i], want[i]);
-        free(want);
-        const int32_t picks[] = {12, 0, 5, 5, 7};
-        for (int nth = 1; nth <= 3; nth++) {
-            thread_pool *pool = thread_pool_new(nth);
-            float yall[13 * 40], ypick[5 * 40], ytail[4 * 40];
-            const matmul_task tasks[3] = {
-                {.w = &m, .n_t = n_x, .y = yall, .ldy = n_out},
-                {.w = &m, .n_t = 5, .rows = picks, .y = ypick, .ldy = n_out},
-                {.w = &m, .n_t = 4, .row0 = 9, .y = ytail, .ldy = n_out},
-            };
-            matmul_batch(pool, x, n_x, n_in, tasks, 3, scratch);
-            assert_memory_equal(yall, solo, sizeof yall);
-            for (int i = 0; i < 5; i++)
-                assert_memory_equal(ypick + i * n_out, solo + (size_t)picks[i] * n_out, n_out * sizeof(float));
-            assert_memory_equal(ytail, solo + (size_t)9 * n_out, sizeof ytail);
-            thread_pool_free(pool);
-        }
-        /* one- and two-token tasks take the per-thread ranges (up to 8 threads: 5 has a range of
-         * one item, the 6 items split unevenly) or, past 8 threads, the shared counter */
-        const int pool_sizes[] = {2, 3, 5, 9};
-        for (size_t pi = 0; pi < sizeof pool_sizes / sizeof pool_sizes[0]; pi++) {
-            thread_pool *pool = thread_pool_new(pool_sizes[pi]);
-            float yone[40], ytwo[2 * 40];
-            for (int i = 0; i < 2 * 40; i++) ytwo[i] = yone[i % 40] = NAN; /* a row left out shows */
-            const matmul_task few[2] = {
-                {.w = &m, .n_t = 1, .rows = picks, .y = yone, .ldy = n_out},
-                {.w = &m, .n_t = 2, .row0 = 3, .y = ytwo, .ldy = n_out},
-            };
-            matmul_batch(pool, x, n_x, n_in, few, 2, scratch);
-            assert_memory_equal(yone, solo + (size_t)picks[0] * n_out, sizeof yone);
-            assert_memory_equal(ytwo, solo + (size_t)3 * n_out, sizeof ytwo);
-            thread_pool_free(pool);
-        }
-        free(solo);
-        free(scratch);
-        gemm_packed_free(p);
-        free(w);
-    }
-    free(x);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) batch_rows_one(types[ti], 512, 100 + ti);
+    /* float rows of any length: 531 = 16·33 + 3 = 32·16 + 19 leaves a masked tail in every float
+     * kernel's steps of 16 or 32 elements */
+    const uint32_t floats[] = {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
+    for (size_t ti = 0; ti < sizeof floats / sizeof floats[0]; ti++) batch_rows_one(floats[ti], 531, 200 + ti);
 }
 
 /* The fast activation quantizers write exactly the bytes of the reference ones, including rows with

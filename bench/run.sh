@@ -4,7 +4,8 @@
 # bench/RESULTS.md with the reference figures of ../shared/bench/REFERENCE.md beside kumo's.
 #
 # usage: bench/run.sh [-p 512] [-n 128] [-t 2] [-r 3] [-o bench/RESULTS.md] [MODEL-TYPE ...]
-#   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: all nine).
+#   MODEL-TYPE like qwen3-0.6b-q4_0 limits the run to those rows (default: the nine of REFERENCE.md);
+#   the type can be any that `kumo synth --type` takes (llama-1b-bf16, qwen3-0.6b-q5_k_m …).
 # Environment: KUMO (default build/kumo), KUMO_SHARED (default ../shared).
 #
 # The roofline of generation is the machine's read bandwidth, measured by `kumo bench --roofline` in
@@ -36,27 +37,31 @@ TYPES="Q8_0 Q4_0 Q4_K_M"
 vocab_of() { [ "$1" = llama-1b ] && echo "$SHARED/vocab/ggml-vocab-llama3.gguf" || echo "$SHARED/vocab/ggml-vocab-qwen3.gguf"; }
 lower() { echo "$1" | tr 'A-Z' 'a-z'; }
 
-wanted() {
-    [ $# -eq 1 ] && return 0
-    local id=$1; shift
-    for w in "$@"; do [ "$w" = "$id" ] && return 0; done
-    return 1
-}
+# "shape TYPE" of each row
+PAIRS=()
+if [ $# -eq 0 ]; then
+    for s in $SHAPES; do for ty in $TYPES; do PAIRS+=("$s $ty"); done; done
+else
+    for id in "$@"; do
+        s=${id%-*}
+        case " $SHAPES " in
+        *" $s "*) PAIRS+=("$s $(echo "${id##*-}" | tr 'a-z' 'A-Z')") ;;
+        *) echo "bench/run.sh: $id: the shape is not one of $SHAPES" >&2; exit 2 ;;
+        esac
+    done
+fi
 
 # --- models -------------------------------------------------------------------------------------
 mkdir -p bench/models
-for s in $SHAPES; do
-    for ty in $TYPES; do
-        id="$s-$(lower "$ty")"
-        wanted "$id" "$@" || continue
-        f="bench/models/$id.gguf"
-        [ -f "$f" ] && continue
-        echo "synthesizing $f" >&2
-        if ! "$KUMO" synth --shape "$s" --type "$ty" --vocab "$(vocab_of "$s")" -o "$f" >&2; then
-            echo "bench/run.sh: could not synthesize $f" >&2
-            exit 1
-        fi
-    done
+for pair in "${PAIRS[@]}"; do
+    read -r s ty <<< "$pair"
+    f="bench/models/$s-$(lower "$ty").gguf"
+    [ -f "$f" ] && continue
+    echo "synthesizing $f" >&2
+    if ! "$KUMO" synth --shape "$s" --type "$ty" --vocab "$(vocab_of "$s")" -o "$f" >&2; then
+        echo "bench/run.sh: could not synthesize $f" >&2
+        exit 1
+    fi
 done
 
 # --- measurements -------------------------------------------------------------------------------
@@ -64,20 +69,18 @@ json_num() { sed -n "s/.*\"$1\": *\([-0-9.e+]*\).*/\1/p"; }
 
 ROWS=()
 ISA=?
-for s in $SHAPES; do
-    for ty in $TYPES; do
-        id="$s-$(lower "$ty")"
-        wanted "$id" "$@" || continue
-        echo "bench $id" >&2
-        j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --roofline --json)
-        ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
-        row="$s $(lower "$ty")"
-        for k in pp_tok_s pp_stddev tg_tok_s tg_stddev tg_gb_s tg_paired_gb_s roofline_gb_s tg_roofline_pct tg_roofline_pct_stddev; do
-            v=$(echo "$j" | json_num "$k")
-            row="$row ${v:-0}"
-        done
-        ROWS+=("$row")
+for pair in "${PAIRS[@]}"; do
+    read -r s ty <<< "$pair"
+    id="$s-$(lower "$ty")"
+    echo "bench $id" >&2
+    j=$("$KUMO" bench -m "bench/models/$id.gguf" -p "$P" -n "$N" -t "$T" -r "$R" --roofline --json)
+    ISA=$(echo "$j" | sed -n 's/.*"isa": *"\([a-z0-9]*\)".*/\1/p')
+    row="$s $(lower "$ty")"
+    for k in pp_tok_s pp_stddev tg_tok_s tg_stddev tg_gb_s tg_paired_gb_s roofline_gb_s tg_roofline_pct tg_roofline_pct_stddev; do
+        v=$(echo "$j" | json_num "$k")
+        row="$row ${v:-0}"
     done
+    ROWS+=("$row")
 done
 
 # --- report -------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ typedef void (*gemm_float_fn)(uint32_t type, const uint8_t *w, size_t row_bytes,
 gemm_float_fn gemm_float_kernel(void);
 /* *bf16_rows: whether the kernel's BF16 weights take their activation rows as bf16 values. */
 gemm_float_fn gemm_float_avx512(bool *bf16_rows);
+/* The AVX-512 float kernel without AVX512_BF16 (float activation rows for every type), which
+ * gemm_float_avx512 returns on such CPUs; for the tests on CPUs that have it. NULL without AVX-512. */
+gemm_float_fn gemm_float_avx512_fma(void);
 /* The activation row of n floats x for the float kernel and weight type: x rounded to the precision
  * of type (F16, BF16: as their from_float does; F32: a copy), as floats, or as the bf16 values
  * themselves where the kernel takes those. dst holds n floats. */

@@ -694,6 +694,8 @@ static void float_kernel_avx512_bf16(uint32_t type, const uint8_t *w, size_t row
     else float_kernel_avx512(type, w, row_bytes, n_rows, n_in, act, T, y, ldy);
 }
 
+gemm_float_fn gemm_float_avx512_fma(void) { return kumo_isa_supported(KUMO_ISA_AVX512) ? float_kernel_avx512 : 0; }
+
 gemm_float_fn gemm_float_avx512(bool *bf16_rows) {
     *bf16_rows = __builtin_cpu_supports("avx512bf16");
     return *bf16_rows ? float_kernel_avx512_bf16 : float_kernel_avx512;
@@ -905,9 +907,13 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) { (void)table; }
 
 gemm_quantize_fn gemm_quantize_avx512(void) { return 0; }
 
+gemm_float_fn gemm_float_avx512_fma(void) { return kumo_isa_supported(KUMO_ISA_AVX512) ? float_kernel_avx512 : 0; }
+
 gemm_float_fn gemm_float_avx512(bool *bf16_rows) {
     *bf16_rows = false;
     return 0;
 }
+
+gemm_float_fn gemm_float_avx512_fma(void) { return 0; }
 
 #endif

@@ -266,6 +266,56 @@ static void batch_rows_threads_exact(void **state) {
     for (size_t ti = 0; ti < sizeof floats / sizeof floats[0]; ti++) batch_rows_one(floats[ti], 531, 200 + ti);
 }
 
+/* The AVX-512 float kernel that CPUs without AVX512_BF16 run (FMA over float rows rounded to the
+ * type; this CPU may take the vdpbf16ps one instead): close to the portable product, and each
+ * (row, token) result the same whatever the tile, for every float type and a length with tails. */
+static void float_fma_kernel(void **state) {
+    (void)state;
+    const gemm_float_fn k = gemm_float_avx512_fma();
+    if (!k) skip();
+    const uint32_t types[] = {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
+    const int64_t n_in = 531, n_out = 21;
+    const int n_t = 7;
+    float *x = random_acts(n_in, n_t, 7);
+    float *rounded = malloc((size_t)n_in * n_t * sizeof(float));
+    uint16_t *tmp = malloc((size_t)n_in * sizeof(uint16_t));
+    assert_non_null(rounded);
+    assert_non_null(tmp);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const uint32_t type = types[ti];
+        const kumo_type_traits *tr = kumo_type_traits_ref(type);
+        for (int t = 0; t < n_t; t++) {
+            float *row = rounded + (size_t)t * n_in;
+            if (type == GGML_TYPE_F32) {
+                memcpy(row, x + (size_t)t * n_in, (size_t)n_in * sizeof(float));
+                continue;
+            }
+            tr->from_float(x + (size_t)t * n_in, tmp, n_in);
+            tr->to_float(tmp, row, n_in);
+        }
+        uint8_t *w = random_matrix(type, n_in, n_out, 300 + ti);
+        const size_t rb = ggml_row_bytes(type, n_in);
+        const void *act[8];
+        for (int t = 0; t < n_t; t++) act[t] = rounded + (size_t)t * n_in;
+        float all[7 * 21], one[21];
+        k(type, w, rb, (int)n_out, n_in, act, n_t, all, n_out); /* 4 × 4 tiles */
+        float *want = reference_product(type, w, n_in, n_out, x, n_t);
+        const double scale = max_abs(want, (size_t)n_t * n_out) + 1.0;
+        for (int t = 0; t < n_t; t++) {
+            k(type, w, rb, (int)n_out, n_in, act + t, 1, one, n_out); /* one row at a time */
+            assert_memory_equal(one, all + (size_t)t * n_out, sizeof one);
+        }
+        for (size_t i = 0; i < (size_t)n_t * n_out; i++)
+            if (fabs(all[i] - want[i]) > 2e-5 * scale)
+                fail_msg("%s: FMA kernel [%zu] = %.7g, portable %.7g", ggml_type_name(type), i, all[i], want[i]);
+        free(want);
+        free(w);
+    }
+    free(tmp);
+    free(rounded);
+    free(x);
+}
+
 /* The fast activation quantizers write exactly the bytes of the reference ones, including rows with
  * zero blocks and ties for the largest magnitude. 40 Q8_0 blocks: two groups of sixteen for the
  * vector path of the AVX-512 quantizer and a tail of eight for its one-block path. */
@@ -330,6 +380,7 @@ int main(void) {
         cmocka_unit_test(kernels_match_reference),
         cmocka_unit_test(stacked_slices),
         cmocka_unit_test(batch_rows_threads_exact),
+        cmocka_unit_test(float_fma_kernel),
         cmocka_unit_test(pool_barrier),
         cmocka_unit_test(quantize_rows_identical),
     };

@@ -907,8 +907,6 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) { (void)table; }
 
 gemm_quantize_fn gemm_quantize_avx512(void) { return 0; }
 
-gemm_float_fn gemm_float_avx512_fma(void) { return kumo_isa_supported(KUMO_ISA_AVX512) ? float_kernel_avx512 : 0; }
-
 gemm_float_fn gemm_float_avx512(bool *bf16_rows) {
     *bf16_rows = false;
     return 0;

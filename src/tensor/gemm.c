@@ -123,16 +123,38 @@ static void pack_q2_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     scatter_words(body + 256, lane, b->qs, 16, 0);
 }
 
+/* The 3-bit quants (0-7, value + 4) of a Q3_K block in element order: element 128n + 32k + l has
+ * its low bits in bits 2k, 2k+1 of qs byte 32n + l and its high bit in bit 4n + k of hmask byte l. */
+static void q3_K_unpack(const block_q3_K *b, uint8_t u[QK_K]) {
+    for (int e = 0; e < QK_K; e++) {
+        const int n = e / 128, k = (e % 128) / 32, l = e % 32;
+        u[e] = (uint8_t)(((b->qs[32 * n + l] >> (2 * k)) & 3) | ((b->hmask[l] >> (4 * n + k)) & 1) << 2);
+    }
+}
+
 /* Q3_K: header d ×16; body (1728 bytes): the 12 packed scale bytes as 3 groups of words (as Q4_K's),
- * the 8 groups of hmask words, then the 16 groups of qs words. Element 128n + 32k + l (sub-block
- * 8n + 2k + l / 16) has its low bits in bits 2k, 2k+1 of qs byte 32n + l and its high bit in bit
- * 4n + k of hmask byte l. */
+ * then 8 triples of word groups X0, X1, X2 (triple t at 192 + 192 t). Triple t holds sub-blocks 2t
+ * and 2t + 1; byte e of a row's words holds, with u_c and v_c the quants of elements 4c + e of the
+ * two sub-blocks:
+ *   X0 = u0 | u1 << 3 | (v2 & 3) << 6,   X1 = u2 | u3 << 3 | (v3 & 3) << 6,
+ *   X2 = v0 | v1 << 3 | (v2 >> 2) << 6 | (v3 >> 2) << 7,
+ * so six of the eight quant words are one mask (and at most one shift) away, and the quant words of
+ * a sub-block need no second source but for v2 and v3 (the hmask-and-planes layout took two bit
+ * moves and an OR for every quant word: the one-token kernel was bound by them). */
 static void pack_q3_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
     const block_q3_K *b = row_block;
     put_half(hdr, lane, b->d);
     scatter_words(body, lane, b->scales, 3, 0);
-    scatter_words(body + 192, lane, b->hmask, 8, 0);
-    scatter_words(body + 704, lane, b->qs, 16, 0);
+    uint8_t u[QK_K];
+    q3_K_unpack(b, u);
+    for (int t = 0; t < 8; t++)
+        for (int e = 0; e < 4; e++) {
+            const uint8_t *q = u + 32 * t + e; /* q[4c]: u_c, q[16 + 4c]: v_c */
+            uint8_t *x = body + 192 + 192 * t + 4 * lane + e;
+            x[0] = (uint8_t)(q[0] | q[4] << 3 | (q[24] & 3) << 6);
+            x[64] = (uint8_t)(q[8] | q[12] << 3 | (q[28] & 3) << 6);
+            x[128] = (uint8_t)(q[16] | q[20] << 3 | (q[24] >> 2) << 6 | (q[28] >> 2) << 7);
+        }
 }
 
 /* Q4_K: header d ×16 then dmin ×16; body (2240 bytes): the 12 packed scale bytes as 3 groups of 64
@@ -761,12 +783,15 @@ static void q3_K_row_scales(const uint8_t *body, int i, int sc[16]) {
     }
 }
 
-/* A Q3_K quant times 8 (d_mul 1/8 undoes it): with the -32·B_j bias, 8·Σ(q - 4)·a. */
+/* A Q3_K quant times 8 (d_mul 1/8 undoes it): with the -32·B_j bias, 8·Σ(q - 4)·a. From triple j / 2
+ * (pack_q3_K): element 4c + e of sub-block j. */
 static int q3_K_quant8(const uint8_t *body, int i, int j, int c, int e) {
-    const int n = j / 8, k = (j % 8) / 2, l = 16 * (j % 2) + 4 * c + e;
-    const int q2 = (body[704 + 64 * (8 * n + l / 4) + 4 * i + e] >> (2 * k)) & 3;
-    const int h = (body[192 + 64 * (l / 4) + 4 * i + e] >> (4 * n + k)) & 1;
-    return 8 * (q2 + 4 * h);
+    const uint8_t *x = body + 192 + 192 * (j / 2) + 4 * i + e;
+    int q;
+    if (j % 2 == 0) q = (x[64 * (c / 2)] >> (3 * (c % 2))) & 7;
+    else if (c < 2) q = (x[128] >> (3 * c)) & 7;
+    else q = x[64 * (c - 2)] >> 6 | ((x[128] >> (4 + c)) & 1) << 2;
+    return 8 * q;
 }
 
 static void q6_K_row_scales(const uint8_t *body, int i, int sc[16]) {

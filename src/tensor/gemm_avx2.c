@@ -380,26 +380,18 @@ AVX2 INLINE void sum16_word(const int TT, const __m256i u[2], const int8_t *cons
     }
 }
 
-/* 16-bit sums s of the 16-element sub-block 8n + 2k + g of both halves for every token (Q2_K and
- * Q3_K): plane k (bits 2k, 2k+1) of the quant words 8n + 4g .. +3 at qs, with bit 4n + k of hmask
- * words 4g .. +3 moved to bit 2 when hm is given (Q3_K: u = q2 + 4h), each word's maddubs with the
+/* 16-bit sums s of the 16-element sub-block 8n + 2k + g of both halves for every token (Q2_K):
+ * plane k (bits 2k, 2k+1) of the quant words 8n + 4g .. +3 at qs, each word's maddubs with the
  * activations from element `at` on; m2 = 0x03 in every byte. */
-AVX2 INLINE void plane_subblock_sums(const int TT, const uint8_t *qs, const uint8_t *hm, int n, int k, int g,
-                                     __m256i m2, const int8_t *const *qa, int64_t at, __m256i s[2][PAIR]) {
+AVX2 INLINE void plane_subblock_sums(const int TT, const uint8_t *qs, int n, int k, int g, __m256i m2,
+                                     const int8_t *const *qa, int64_t at, __m256i s[2][PAIR]) {
     UNROLL
     for (int c = 0; c < 4; c++) {
         __m256i u[2];
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             const __m256i v = load32(qs + 64 * (8 * n + 4 * g + c) + 32 * hf);
-            if (hm) { /* the hmask load first: taking the plane first, GCC added register moves and the Q3_K
-                       * GEMM ran 3-8 % slower (6 alternations) */
-                const __m256i h = load32(hm + 64 * (4 * g + c) + 32 * hf);
-                u[hf] = _mm256_or_si256(_mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2),
-                                        move_bit(h, 4 * n + k, 2));
-            } else {
-                u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
-            }
+            u[hf] = _mm256_and_si256(k ? _mm256_srli_epi16(v, 2 * k) : v, m2);
         }
         sum16_word(TT, u, qa, at + 4 * c, c, s);
     }
@@ -441,7 +433,7 @@ AVX2 INLINE void q2_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
         UNROLL
         for (int g = 0; g < 2; g++) {
             __m256i s[2][PAIR];
-            plane_subblock_sums(TT, body + 256, NULL, n, k, g, m2, qa, QK_K * b + 128 * n + 32 * k + 16 * g, s);
+            plane_subblock_sums(TT, body + 256, n, k, g, m2, qa, QK_K * b + 128 * n + 32 * k + 16 * g, s);
             UNROLL
             for (int hf = 0; hf < 2; hf++) add_scaled_sums(TT, s[hf], _mm256_shuffle_epi8(sc[hf], dup_g[g]), isum[hf]);
         }
@@ -493,8 +485,31 @@ AVX2 INLINE __m256i bytes_to_high16(__m256i v, int r0, int r1) {
     return _mm256_shuffle_epi8(v, _mm256_add_epi8(lanes, _mm256_set1_epi32(r0 << 8 | r1 << 24)));
 }
 
-/* Both halves of a block at once (as Q6_K below). Sub-block j = 8n + 2k + g: plane k of qs words
- * 8n + 4g .. +3 and bit 4n + k of hmask words 4g .. +3 make quants u = q2 + 4h (0-7, unsigned); four
+/* 16-bit sums s of sub-block 2p + g of both halves for every token, from triple p at x (pack_q3_K):
+ * quants 0-7 in bits 0-2, each word's maddubs with the activations from element `at` on. */
+AVX2 INLINE void q3_K_subblock_sums(const int TT, const uint8_t *x, int g, const int8_t *const *qa, int64_t at,
+                                    __m256i s[2][PAIR]) {
+    const __m256i m7 = _mm256_set1_epi8(0x07), m3 = _mm256_set1_epi8(0x03), b2 = _mm256_set1_epi8(0x04);
+    UNROLL
+    for (int c = 0; c < 4; c++) {
+        __m256i u[2];
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            if (g == 0 || c < 2) { /* X0, X1 (g = 0) or X2 (g = 1): bits 0-2 or 3-5 */
+                const __m256i v = load32(x + 64 * (g ? 2 : c / 2) + 32 * hf);
+                u[hf] = _mm256_and_si256((g ? c : c % 2) ? _mm256_srli_epi16(v, 3) : v, m7);
+            } else { /* bits 6-7 of X0 (c = 2) or X1 (c = 3), bit 6 or 7 of X2 */
+                const __m256i lo = _mm256_srli_epi16(load32(x + 64 * (c - 2) + 32 * hf), 6);
+                const __m256i hi = _mm256_srli_epi16(load32(x + 128 + 32 * hf), c + 2);
+                u[hf] = _mm256_or_si256(_mm256_and_si256(lo, m3), _mm256_and_si256(hi, b2));
+            }
+        }
+        sum16_word(TT, u, qa, at + 4 * c, c, s);
+    }
+}
+
+/* Both halves of a block at once (as Q6_K below). Sub-block j = 2p + g: its quants u (0-7, unsigned)
+ * come from triple p (q3_K_subblock_sums); four
  * maddubs with activations a (signed, |a| <= 128) summed in 16 bits (4 words · 2 pairs · 7 · 128 =
  * 7168 < 2^15), then one madd with 8 × the row's scale (|.| <= 256) in both 16-bit halves of its
  * lane. The -4 offset of the quants is one madd per scale pair p = 4n + k: (32 sc_2p, 32 sc_2p+1)
@@ -502,13 +517,12 @@ AVX2 INLINE __m256i bytes_to_high16(__m256i v, int r0, int r1) {
  * the AVX-512 kernel's, and the factor 8 goes into the float scale as there. */
 AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
                             const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
-    const __m256i m2 = _mm256_set1_epi8(0x03);
     __m256i isum[2][PAIR];
     UNROLL
     for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
     UNROLL
     for (int p = 0; p < 8; p++) {
-        const int n = p / 4, k = p % 4, q = p / 2, r = 2 * (p % 2); /* sub-blocks 2p = 4q + r and 2p + 1 */
+        const int q = p / 2, r = 2 * (p % 2); /* sub-blocks 2p = 4q + r and 2p + 1 */
         __m256i sv[2];
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
@@ -522,7 +536,7 @@ AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *bod
         UNROLL
         for (int g = 0; g < 2; g++) {
             __m256i s[2][PAIR];
-            plane_subblock_sums(TT, body + 704, body + 192, n, k, g, m2, qa, QK_K * b + 128 * n + 32 * k + 16 * g, s);
+            q3_K_subblock_sums(TT, body + 192 + 192 * p, g, qa, QK_K * b + 32 * p + 16 * g, s);
             UNROLL
             for (int hf = 0; hf < 2; hf++)
                 add_scaled_sums(TT, s[hf], _mm256_srai_epi16(bytes_to_high16(sv[hf], r + g, r + g), 5), isum[hf]);

@@ -435,12 +435,28 @@ AVX512 INLINE void q3_K_scales(const uint8_t *body, __m512i sv[4]) {
     }
 }
 
-/* Per 256-block: the quant (q2 + 4·hbit, 0-7) is unpacked shifted left by 3, into bits 3-5, by two
- * GF(2) maps and an OR; each 16-element sub-block's chain starts from the activation's -32·B_j, so it
- * yields 8·Σ (q - 4)·a exactly, and the factor 8 goes into the float scale (a power of two: exact). */
+/* The eight quant words of one triple (pack_q3_K) times 8, in bits 3-5 of each byte: u[0..3] for
+ * sub-block 2t, u[4..7] for 2t + 1. The 16-bit shifts bring only masked-off bits across bytes. */
+AVX512 INLINE void q3_K_triple(const uint8_t *x, __m512i m38, __m512i m18, __m512i u[8]) {
+    const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64), x2 = _mm512_loadu_si512(x + 128);
+    u[0] = _mm512_and_si512(_mm512_slli_epi16(x0, 3), m38);
+    u[1] = _mm512_and_si512(x0, m38);
+    u[2] = _mm512_and_si512(_mm512_slli_epi16(x1, 3), m38);
+    u[3] = _mm512_and_si512(x1, m38);
+    u[4] = _mm512_and_si512(_mm512_slli_epi16(x2, 3), m38);
+    u[5] = _mm512_and_si512(x2, m38);
+    /* bits 0-1 from bits 6-7 of x0 (x1), bit 2 from bit 6 (7) of x2: m18 ? low bits : top bit */
+    u[6] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x0, 3), _mm512_srli_epi16(x2, 1), m18, 0xE4), m38);
+    u[7] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x1, 3), _mm512_srli_epi16(x2, 2), m18, 0xE4), m38);
+}
+
+/* Per 256-block, per triple: eight quant words (0-7, times 8), then each 16-element sub-block's chain
+ * starts from the activation's -32·B_j, so it yields 8·Σ (q - 4)·a exactly, and the factor 8 goes
+ * into the float scale (a power of two: exact). */
 AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
+    const __m512i m38 = _mm512_set1_epi8(0x38), m18 = _mm512_set1_epi8(0x18);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -448,7 +464,6 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *hdr, *body = pair_block(panel, b, 1728, &hdr);
-        const uint8_t *hm = body + 192, *qs = body + 704;
         prefetch_acts(T, qa, QK_K * b, 4);
         __m512i sv[4];
         q3_K_scales(body, sv);
@@ -456,23 +471,14 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         UNROLL
         for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
         UNROLL
-        for (int n = 0; n < 2; n++) {
-            __m512i v[8];
+        for (int tr = 0; tr < 8; tr++) {
+            __m512i u[8];
+            q3_K_triple(body + 192 + 192 * tr, m38, m18, u);
             UNROLL
-            for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(qs + 64 * (8 * n + c));
-            UNROLL
-            for (int k = 0; k < 4; k++) {
-                __m512i u[8];
-                UNROLL
-                for (int c = 0; c < 8; c++)
-                    u[c] = _mm512_or_si512(gf_bits(v[c], GF_MOVE(2 * k, 3) | GF_MOVE(2 * k + 1, 4)),
-                                           gf_bits(_mm512_loadu_si512(hm + 64 * c), GF_MOVE(4 * n + k, 5)));
-                UNROLL
-                for (int g = 0; g < 2; g++) {
-                    const int j = 8 * n + 2 * k + g;
-                    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24);
-                    bias16_subblock(T, u + 4 * g, sc, qa, bias, b, j, QK_K * b + 128 * n + 32 * k + 16 * g, isum);
-                }
+            for (int g = 0; g < 2; g++) {
+                const int j = 2 * tr + g;
+                const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24);
+                bias16_subblock(T, u + 4 * g, sc, qa, bias, b, j, QK_K * b + 16 * j, isum);
             }
         }
         bias16_block_end(T, hdr, da, b, 0.125f, isum, acc);
@@ -896,8 +902,8 @@ void gemm_kernels_avx512(gemm_kernel_fn table[]) {
         table[GGML_TYPE_Q5_0] = q5_0_kernel_avx512;
         table[GGML_TYPE_Q5_1] = q5_1_kernel_avx512;
         table[GGML_TYPE_Q5_K] = q5_K_kernel_avx512;
-        table[GGML_TYPE_Q3_K] = q3_K_kernel_avx512;
     }
+    table[GGML_TYPE_Q3_K] = q3_K_kernel_avx512;
     table[GGML_TYPE_Q6_K] = q6_K_kernel_avx512;
 }
 

@@ -133,14 +133,14 @@ static void q3_K_unpack(const block_q3_K *b, uint8_t u[QK_K]) {
 }
 
 /* Q3_K: header d ×16; body (1728 bytes): the 12 packed scale bytes as 3 groups of words (as Q4_K's),
- * then 8 triples of word groups X0, X1, X2 (triple t at 192 + 192 t). Triple t holds sub-blocks 2t
- * and 2t + 1; byte e of a row's words holds, with u_c and v_c the quants of elements 4c + e of the
- * two sub-blocks:
+ * then 8 triples of word groups X0, X1, X2 (triple t at 192 + 192 t). Triple t = 2q + r holds
+ * sub-blocks j = 4q + r and j + 2, whose scales the kernels take as the two int16 halves of one
+ * word; byte e of a row's words holds, with u_c and v_c the quants of elements 4c + e of the two:
  *   X0 = u0 | u1 << 3 | (v2 & 3) << 6,   X1 = u2 | u3 << 3 | (v3 & 3) << 6,
  *   X2 = v0 | v1 << 3 | (v2 >> 2) << 6 | (v3 >> 2) << 7,
- * so six of the eight quant words are one mask (and at most one shift) away, and the quant words of
- * a sub-block need no second source but for v2 and v3 (the hmask-and-planes layout took two bit
- * moves and an OR for every quant word: the one-token kernel was bound by them). */
+ * so six of the eight quant words are one mask (and at most one shift) away. (The reference's
+ * hmask-and-planes layout took two bit moves and an OR for every quant word: the one-token kernel
+ * was bound by them.) */
 static void pack_q3_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_block) {
     const block_q3_K *b = row_block;
     put_half(hdr, lane, b->d);
@@ -149,11 +149,11 @@ static void pack_q3_K(uint8_t *hdr, uint8_t *body, int lane, const void *row_blo
     q3_K_unpack(b, u);
     for (int t = 0; t < 8; t++)
         for (int e = 0; e < 4; e++) {
-            const uint8_t *q = u + 32 * t + e; /* q[4c]: u_c, q[16 + 4c]: v_c */
+            const uint8_t *q = u + 16 * (4 * (t / 2) + t % 2) + e; /* q[4c]: u_c, q[32 + 4c]: v_c */
             uint8_t *x = body + 192 + 192 * t + 4 * lane + e;
-            x[0] = (uint8_t)(q[0] | q[4] << 3 | (q[24] & 3) << 6);
-            x[64] = (uint8_t)(q[8] | q[12] << 3 | (q[28] & 3) << 6);
-            x[128] = (uint8_t)(q[16] | q[20] << 3 | (q[24] >> 2) << 6 | (q[28] >> 2) << 7);
+            x[0] = (uint8_t)(q[0] | q[4] << 3 | (q[40] & 3) << 6);
+            x[64] = (uint8_t)(q[8] | q[12] << 3 | (q[44] & 3) << 6);
+            x[128] = (uint8_t)(q[32] | q[36] << 3 | (q[40] >> 2) << 6 | (q[44] >> 2) << 7);
         }
 }
 
@@ -482,13 +482,13 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
  * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 16 int32
  * per block: -32·B_j, B_j the sum of the quants of 16-element sub-block j (the Q6_K kernels start
  * sub-block j's dot from it, which subtracts the quants' offset of 32) | 8 int32 per block: (B_2p, B_2p+1) as
- * int16 pairs, for the Q2_K mins. Each Q4_K pair word holds two
+ * int16 pairs, for the Q2_K mins | 16 int32 per block: -4·B_j (Q3_K's offset of 4). Each Q4_K pair word holds two
  * int16 sums (low half, high half) of the quants of the 32-element sub-blocks whose mins the kernel
  * finds paired the same way in its registers: (A0,A2) (A1,A3) (A4,A6) (A5,A7). */
 size_t gemm_act_row_bytes(int act, int64_t n_in) {
     size_t n;
     if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 20;
-    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64 + 32);
+    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64 + 32 + 64);
     return (n + 63) / 64 * 64;
 }
 
@@ -533,6 +533,7 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
             mp[4 * b + 3] = pair16(a[5], a[7]);
             for (int j = 0; j < 16; j++) bp[16 * b + j] = -32 * blk.bsums[j];
             for (int j = 0; j < 8; j++) bp[16 * nb + 8 * b + j] = (int32_t)pair16(blk.bsums[2 * j], blk.bsums[2 * j + 1]);
+            for (int j = 0; j < 16; j++) bp[24 * nb + 16 * b + j] = -4 * blk.bsums[j];
         }
     }
 }
@@ -783,12 +784,12 @@ static void q3_K_row_scales(const uint8_t *body, int i, int sc[16]) {
     }
 }
 
-/* A Q3_K quant times 8 (d_mul 1/8 undoes it): with the -32·B_j bias, 8·Σ(q - 4)·a. From triple j / 2
- * (pack_q3_K): element 4c + e of sub-block j. */
+/* A Q3_K quant times 8 (d_mul 1/8 undoes it): with the -32·B_j bias, 8·Σ(q - 4)·a. Element 4c + e of
+ * sub-block j, the first (j % 4 < 2) or second of triple 2 (j / 4) + j % 2 (pack_q3_K). */
 static int q3_K_quant8(const uint8_t *body, int i, int j, int c, int e) {
-    const uint8_t *x = body + 192 + 192 * (j / 2) + 4 * i + e;
+    const uint8_t *x = body + 192 + 192 * (2 * (j / 4) + j % 2) + 4 * i + e;
     int q;
-    if (j % 2 == 0) q = (x[64 * (c / 2)] >> (3 * (c % 2))) & 7;
+    if (j % 4 < 2) q = (x[64 * (c / 2)] >> (3 * (c % 2))) & 7;
     else if (c < 2) q = (x[128] >> (3 * c)) & 7;
     else q = x[64 * (c - 2)] >> 6 | ((x[128] >> (4 + c)) & 1) << 2;
     return 8 * q;

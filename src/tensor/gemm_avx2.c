@@ -485,8 +485,9 @@ AVX2 INLINE __m256i bytes_to_high16(__m256i v, int r0, int r1) {
     return _mm256_shuffle_epi8(v, _mm256_add_epi8(lanes, _mm256_set1_epi32(r0 << 8 | r1 << 24)));
 }
 
-/* 16-bit sums s of sub-block 2p + g of both halves for every token, from triple p at x (pack_q3_K):
- * quants 0-7 in bits 0-2, each word's maddubs with the activations from element `at` on. */
+/* 16-bit sums s of the first (g = 0) or second sub-block of the triple at x (pack_q3_K) for both
+ * halves and every token: quants 0-7 in bits 0-2, each word's maddubs with the activations from
+ * element `at` on. */
 AVX2 INLINE void q3_K_subblock_sums(const int TT, const uint8_t *x, int g, const int8_t *const *qa, int64_t at,
                                     __m256i s[2][PAIR]) {
     const __m256i m7 = _mm256_set1_epi8(0x07), m3 = _mm256_set1_epi8(0x03), b2 = _mm256_set1_epi8(0x04);
@@ -508,39 +509,44 @@ AVX2 INLINE void q3_K_subblock_sums(const int TT, const uint8_t *x, int g, const
     }
 }
 
-/* Both halves of a block at once (as Q6_K below). Sub-block j = 2p + g: its quants u (0-7, unsigned)
- * come from triple p (q3_K_subblock_sums); four
+/* Both halves of a block at once (as Q6_K below). Sub-blocks 4q + r and 4q + r + 2 come from triple
+ * 2q + r (q3_K_subblock_sums): quants u (0-7, unsigned); four
  * maddubs with activations a (signed, |a| <= 128) summed in 16 bits (4 words · 2 pairs · 7 · 128 =
  * 7168 < 2^15), then one madd with 8 × the row's scale (|.| <= 256) in both 16-bit halves of its
- * lane. The -4 offset of the quants is one madd per scale pair p = 4n + k: (32 sc_2p, 32 sc_2p+1)
+ * lane. The -4 offset of the quants is one madd per scale pair p = 2q + r/2: (32 sc_2p, 32 sc_2p+1)
  * (|.| <= 1024) with the activation's (B_2p, B_2p+1) (|.| <= 2048). So isum = 8 Σ sc (u - 4) a,
- * the AVX-512 kernel's, and the factor 8 goes into the float scale as there. */
+ * the reference kernel's, and the factor 8 goes into the float scale as there. */
 AVX2 INLINE void q3_K_block(const int TT, const uint8_t *hdr, const uint8_t *body, int64_t b, const int8_t *const *qa,
                             const float *const *da, const int32_t *const *bp, __m256 acc[2][PAIR]) {
     __m256i isum[2][PAIR];
     UNROLL
     for (int t = 0; t < TT; t++) isum[0][t] = isum[1][t] = _mm256_setzero_si256();
     UNROLL
-    for (int p = 0; p < 8; p++) {
-        const int q = p / 2, r = 2 * (p % 2); /* sub-blocks 2p = 4q + r and 2p + 1 */
+    for (int q = 0; q < 4; q++) {
         __m256i sv[2];
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             sv[hf] = q3_K_scales4(body, hf, q);
-            const __m256i sp = _mm256_srai_epi16(bytes_to_high16(sv[hf], r, r + 1), 3);
             UNROLL
-            for (int t = 0; t < TT; t++)
-                isum[hf][t] =
-                    _mm256_sub_epi32(isum[hf][t], _mm256_madd_epi16(sp, _mm256_set1_epi32(bp[t][8 * b + p])));
+            for (int r = 0; r < 4; r += 2) { /* sub-blocks 4q + r and 4q + r + 1: pair p = 2q + r/2 */
+                const __m256i sp = _mm256_srai_epi16(bytes_to_high16(sv[hf], r, r + 1), 3);
+                UNROLL
+                for (int t = 0; t < TT; t++)
+                    isum[hf][t] = _mm256_sub_epi32(isum[hf][t],
+                                                   _mm256_madd_epi16(sp, _mm256_set1_epi32(bp[t][8 * b + 2 * q + r / 2])));
+            }
         }
         UNROLL
-        for (int g = 0; g < 2; g++) {
-            __m256i s[2][PAIR];
-            q3_K_subblock_sums(TT, body + 192 + 192 * p, g, qa, QK_K * b + 32 * p + 16 * g, s);
+        for (int r = 0; r < 2; r++)
             UNROLL
-            for (int hf = 0; hf < 2; hf++)
-                add_scaled_sums(TT, s[hf], _mm256_srai_epi16(bytes_to_high16(sv[hf], r + g, r + g), 5), isum[hf]);
-        }
+            for (int g = 0; g < 2; g++) {
+                const int k = r + 2 * g; /* sub-block 4q + k */
+                __m256i s[2][PAIR];
+                q3_K_subblock_sums(TT, body + 192 + 192 * (2 * q + r), g, qa, QK_K * b + 16 * (4 * q + k), s);
+                UNROLL
+                for (int hf = 0; hf < 2; hf++)
+                    add_scaled_sums(TT, s[hf], _mm256_srai_epi16(bytes_to_high16(sv[hf], k, k), 5), isum[hf]);
+            }
     }
     UNROLL
     for (int hf = 0; hf < 2; hf++) {

@@ -435,33 +435,36 @@ AVX512 INLINE void q3_K_scales(const uint8_t *body, __m512i sv[4]) {
     }
 }
 
-/* The eight quant words of one triple (pack_q3_K) times 8, in bits 3-5 of each byte: u[0..3] for
- * sub-block 2t, u[4..7] for 2t + 1. The 16-bit shifts bring only masked-off bits across bytes. */
-AVX512 INLINE void q3_K_triple(const uint8_t *x, __m512i m38, __m512i m18, __m512i u[8]) {
+/* The eight quant words (0-7) of one triple (pack_q3_K): u[0..3] for its first sub-block, u[4..7] for
+ * its second. The 16-bit shifts bring only masked-off bits across bytes. */
+AVX512 INLINE void q3_K_triple(const uint8_t *x, __m512i m7, __m512i m3, __m512i u[8]) {
     const __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64), x2 = _mm512_loadu_si512(x + 128);
-    u[0] = _mm512_and_si512(_mm512_slli_epi16(x0, 3), m38);
-    u[1] = _mm512_and_si512(x0, m38);
-    u[2] = _mm512_and_si512(_mm512_slli_epi16(x1, 3), m38);
-    u[3] = _mm512_and_si512(x1, m38);
-    u[4] = _mm512_and_si512(_mm512_slli_epi16(x2, 3), m38);
-    u[5] = _mm512_and_si512(x2, m38);
-    /* bits 0-1 from bits 6-7 of x0 (x1), bit 2 from bit 6 (7) of x2: m18 ? low bits : top bit */
-    u[6] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x0, 3), _mm512_srli_epi16(x2, 1), m18, 0xE4), m38);
-    u[7] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x1, 3), _mm512_srli_epi16(x2, 2), m18, 0xE4), m38);
+    u[0] = _mm512_and_si512(x0, m7);
+    u[1] = _mm512_and_si512(_mm512_srli_epi16(x0, 3), m7);
+    u[2] = _mm512_and_si512(x1, m7);
+    u[3] = _mm512_and_si512(_mm512_srli_epi16(x1, 3), m7);
+    u[4] = _mm512_and_si512(x2, m7);
+    u[5] = _mm512_and_si512(_mm512_srli_epi16(x2, 3), m7);
+    /* bits 0-1 from bits 6-7 of x0 (x1), bit 2 from bit 6 (7) of x2: m3 ? low bits : top bit */
+    u[6] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x0, 6), _mm512_srli_epi16(x2, 4), m3, 0xE4), m7);
+    u[7] = _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(x1, 6), _mm512_srli_epi16(x2, 5), m3, 0xE4), m7);
 }
 
-/* Per 256-block, per triple: eight quant words (0-7, times 8), then each 16-element sub-block's chain
- * starts from the activation's -32·B_j, so it yields 8·Σ (q - 4)·a exactly, and the factor 8 goes
- * into the float scale (a power of two: exact). */
+/* Per 256-block, per triple: eight quant words (0-7), and for each token the chains of its two
+ * sub-blocks j, j + 2, each started from the activation's -4·B so it yields Σ (q - 4)·a exactly
+ * (|.| <= 16·4·128 = 8192: an int16). The two sums become the int16 halves of one word, and one
+ * vpdpwssd adds both times their scales (bytes r and r + 2 of each q3_K_scales lane, sign-extended
+ * into the matching halves) to the block's integer sum: the vpmulld and add per sub-block of a
+ * sum in 32 bits cost more. The factor 8 of the reference kernel's sums is gone from both sides. */
 AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const __m512i m38 = _mm512_set1_epi8(0x38), m18 = _mm512_set1_epi8(0x18);
+    const __m512i m7 = _mm512_set1_epi8(0x07), m3 = _mm512_set1_epi8(0x03), lo16 = _mm512_set1_epi32(0xFFFF);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *bias[GEMM_MAX_T];
-    tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
+    tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS4, acc, qa, da, bias);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *hdr, *body = pair_block(panel, b, 1728, &hdr);
         prefetch_acts(T, qa, QK_K * b, 4);
@@ -472,16 +475,22 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
         for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
         UNROLL
         for (int tr = 0; tr < 8; tr++) {
+            const int q = tr / 2, r = tr % 2, j = 4 * q + r;
+            /* the scales of sub-blocks j and j + 2 (bytes r and r + 2 of each lane) as int16 halves */
+            const __m512i sp = r ? _mm512_srai_epi16(sv[q], 8) : _mm512_srai_epi16(_mm512_slli_epi16(sv[q], 8), 8);
             __m512i u[8];
-            q3_K_triple(body + 192 + 192 * tr, m38, m18, u);
+            q3_K_triple(body + 192 + 192 * tr, m7, m3, u);
             UNROLL
-            for (int g = 0; g < 2; g++) {
-                const int j = 2 * tr + g;
-                const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24);
-                bias16_subblock(T, u + 4 * g, sc, qa, bias, b, j, QK_K * b + 16 * j, isum);
+            for (int t = 0; t < T; t++) {
+                const int8_t *a = qa[t] + QK_K * b + 16 * j;
+                __m512i d0, d1;
+                DOT_WORDS(d0, _mm512_set1_epi32(bias[t][16 * b + j]), u, 4, a, BIAS16_OFF);
+                DOT_WORDS(d1, _mm512_set1_epi32(bias[t][16 * b + j + 2]), (u + 4), 4, a + 32, BIAS16_OFF);
+                const __m512i pair = _mm512_ternarylogic_epi32(d0, _mm512_slli_epi32(d1, 16), lo16, 0xE4);
+                isum[t] = _mm512_dpwssd_epi32(isum[t], pair, sp);
             }
         }
-        bias16_block_end(T, hdr, da, b, 0.125f, isum, acc);
+        bias16_block_end(T, hdr, da, b, 1.0f, isum, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
@@ -813,6 +822,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
     uint32_t *mp = (uint32_t *)(d + nb);
     int32_t *bias = (int32_t *)(mp + 4 * nb);
     uint32_t *bpair = (uint32_t *)(bias + 16 * nb);
+    int32_t *bias4 = (int32_t *)(bpair + 8 * nb);
     const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
     for (int64_t b = 0; b < nb; b++, x += QK_K) {
         int8_t *qs = (int8_t *)dst + QK_K * b;
@@ -825,6 +835,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
             memset(mp + 4 * b, 0, 16);
             memset(bias + 16 * b, 0, 64);
             memset(bpair + 8 * b, 0, 32);
+            memset(bias4 + 16 * b, 0, 64);
             continue;
         }
         /* the scale's sign comes from the first element of largest magnitude */
@@ -855,6 +866,7 @@ AVX512 static void quantize_q8_256(const float *x, int64_t n, uint8_t *dst) {
         mp[4 * b + 3] = pair16(a[5], a[7]);
         for (int j = 0; j < 16; j++) bias[16 * b + j] = -32 * bs[j];
         for (int j = 0; j < 8; j++) bpair[8 * b + j] = pair16(bs[2 * j], bs[2 * j + 1]);
+        for (int j = 0; j < 16; j++) bias4[16 * b + j] = -4 * bs[j];
     }
 }
 

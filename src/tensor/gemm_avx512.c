@@ -331,13 +331,14 @@ AVX512 INLINE void q5_K_tile(const kumo_packed *w, const uint8_t *panel, const u
 /* ======================= Q2_K ======================= */
 
 /* Per 256-block: for each half n, the 8 qs words of its two 16-element columns are loaded once and
- * shifted for the four 2-bit planes k; sub-blocks 8n + 2k (g = 0) and 8n + 2k + 1 (g = 1) get their
- * scales from one zero-extended pair word, and the mins term Σ m_j B_j comes from 16-bit
+ * shifted for the four 2-bit planes k; sub-blocks 8n + 2k (g = 0) and 8n + 2k + 1 (g = 1) have their
+ * sums scaled by one vpdpwssd as the int16 halves of a word against the zero-extended scale pair
+ * (as Q3_K's), and the mins term Σ m_j B_j comes from 16-bit
  * multiply-adds of the min pairs with the activation's (B_2p, B_2p+1) pairs. */
 AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const __m512i m2 = _mm512_set1_epi8(0x03), lo4 = _mm512_set1_epi32(0x0F), m4w = _mm512_set1_epi16(0x0F);
+    const __m512i m2 = _mm512_set1_epi8(0x03), lo16 = _mm512_set1_epi32(0xFFFF), m4w = _mm512_set1_epi16(0x0F);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -358,8 +359,7 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
             for (int k = 0; k < 4; k++) {
                 const int p = 4 * n + k;
                 const __m512i sp = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(body + 32 * p)));
-                const __m512i sc0 = _mm512_and_si512(sp, lo4), sc1 = _mm512_and_si512(_mm512_srli_epi32(sp, 16), lo4);
-                const __m512i mins = _mm512_and_si512(_mm512_srli_epi16(sp, 4), m4w);
+                const __m512i scales = _mm512_and_si512(sp, m4w), mins = _mm512_and_si512(_mm512_srli_epi16(sp, 4), m4w);
                 __m512i u[8];
                 UNROLL
                 for (int c = 0; c < 8; c++) u[c] = _mm512_and_si512(k ? _mm512_srli_epi16(v[c], 2 * k) : v[c], m2);
@@ -369,7 +369,9 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                     __m512i d0, d1;
                     DOT_WORDS(d0, _mm512_setzero_si512(), u, 4, q, Q4_K_OFF);
                     DOT_WORDS(d1, _mm512_setzero_si512(), (u + 4), 4, q + 16, Q4_K_OFF);
-                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(d0, sc0), _mm512_mullo_epi32(d1, sc1)));
+                    /* both sums fit int16 (|.| <= 16·3·128): one vpdpwssd with the (s_2p, s_2p+1) halves */
+                    const __m512i pair = _mm512_ternarylogic_epi32(d0, _mm512_slli_epi32(d1, 16), lo16, 0xE4);
+                    isum[t] = _mm512_dpwssd_epi32(isum[t], pair, scales);
                     msum[t] = _mm512_dpwssd_epi32(msum[t], mins, _mm512_set1_epi32(bp[t][8 * b + p]));
                 }
             }

@@ -101,6 +101,15 @@ AVX512 INLINE __m512i dpbusd_bcast(__m512i acc, __m512i w, const void *p) {
         (out) = c0_;                                                                               \
     } while (0)
 
+/* isum + d0·s0 + d1·s1 for two exact sums d0, d1 that fit an int16 (the 16-element sub-blocks of Q3_K
+ * and Q2_K): they become the two int16 halves of one word, and one vpdpwssd multiplies them by the
+ * matching halves of `scales` (s0 low, s1 high) and adds both, where each sum in 32 bits would take a
+ * vpmulld and an add. */
+AVX512 INLINE __m512i add_paired_sums(__m512i isum, __m512i d0, __m512i d1, __m512i scales) {
+    const __m512i halves = _mm512_ternarylogic_epi32(d0, _mm512_slli_epi32(d1, 16), _mm512_set1_epi32(0xFFFF), 0xE4);
+    return _mm512_dpwssd_epi32(isum, halves, scales);
+}
+
 /* ======================= Q8_0 ======================= */
 
 #define Q8_0_OFF(c) (4 * (c))
@@ -332,13 +341,12 @@ AVX512 INLINE void q5_K_tile(const kumo_packed *w, const uint8_t *panel, const u
 
 /* Per 256-block: for each half n, the 8 qs words of its two 16-element columns are loaded once and
  * shifted for the four 2-bit planes k; sub-blocks 8n + 2k (g = 0) and 8n + 2k + 1 (g = 1) have their
- * sums scaled by one vpdpwssd as the int16 halves of a word against the zero-extended scale pair
- * (as Q3_K's), and the mins term Σ m_j B_j comes from 16-bit
+ * sums scaled against the zero-extended scale pair by add_paired_sums, and the mins term Σ m_j B_j comes from 16-bit
  * multiply-adds of the min pairs with the activation's (B_2p, B_2p+1) pairs. */
 AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const __m512i m2 = _mm512_set1_epi8(0x03), lo16 = _mm512_set1_epi32(0xFFFF), m4w = _mm512_set1_epi16(0x0F);
+    const __m512i m2 = _mm512_set1_epi8(0x03), m4w = _mm512_set1_epi16(0x0F);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -369,9 +377,7 @@ AVX512 INLINE void q2_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                     __m512i d0, d1;
                     DOT_WORDS(d0, _mm512_setzero_si512(), u, 4, q, Q4_K_OFF);
                     DOT_WORDS(d1, _mm512_setzero_si512(), (u + 4), 4, q + 16, Q4_K_OFF);
-                    /* both sums fit int16 (|.| <= 16·3·128): one vpdpwssd with the (s_2p, s_2p+1) halves */
-                    const __m512i pair = _mm512_ternarylogic_epi32(d0, _mm512_slli_epi32(d1, 16), lo16, 0xE4);
-                    isum[t] = _mm512_dpwssd_epi32(isum[t], pair, scales);
+                    isum[t] = add_paired_sums(isum[t], d0, d1, scales); /* |d| <= 16·3·128 */
                     msum[t] = _mm512_dpwssd_epi32(msum[t], mins, _mm512_set1_epi32(bp[t][8 * b + p]));
                 }
             }
@@ -413,13 +419,13 @@ AVX512 INLINE void bias16_subblock(const int T, const __m512i *u, __m512i sc, co
     }
 }
 
-/* The block's one float step: acc[t] += (d_w · d_a · mult) · isum[t] (mult a power of two: exact). */
-AVX512 INLINE void bias16_block_end(const int T, const uint8_t *hdr, const float *const *da, int64_t b, float mult,
+/* The block's one float step: acc[t] += (d_w · d_a) · isum[t]. */
+AVX512 INLINE void bias16_block_end(const int T, const uint8_t *hdr, const float *const *da, int64_t b,
                                     const __m512i *isum, __m512 *acc) {
     const __m512 dw = load_halves(hdr);
     UNROLL
     for (int t = 0; t < T; t++)
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b] * mult)), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(da[t][b])), acc[t]);
 }
 
 /* ======================= Q3_K ======================= */
@@ -454,14 +460,13 @@ AVX512 INLINE void q3_K_triple(const uint8_t *x, __m512i m7, __m512i m3, __m512i
 
 /* Per 256-block, per triple: eight quant words (0-7), and for each token the chains of its two
  * sub-blocks j, j + 2, each started from the activation's -4·B so it yields Σ (q - 4)·a exactly
- * (|.| <= 16·4·128 = 8192: an int16). The two sums become the int16 halves of one word, and one
- * vpdpwssd adds both times their scales (bytes r and r + 2 of each q3_K_scales lane, sign-extended
- * into the matching halves) to the block's integer sum: the vpmulld and add per sub-block of a
- * sum in 32 bits cost more. The factor 8 of the reference kernel's sums is gone from both sides. */
+ * (|.| <= 16·4·128 = 8192: an int16), and add_paired_sums adds both times their scales (bytes r and
+ * r + 2 of each q3_K_scales lane, sign-extended into the matching halves) to the block's integer sum.
+ * The factor 8 of the reference kernel's sums is gone from both sides. */
 AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act, const int T,
                              float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
-    const __m512i m7 = _mm512_set1_epi8(0x07), m3 = _mm512_set1_epi8(0x03), lo16 = _mm512_set1_epi32(0xFFFF);
+    const __m512i m7 = _mm512_set1_epi8(0x07), m3 = _mm512_set1_epi8(0x03);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -488,11 +493,10 @@ AVX512 INLINE void q3_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 __m512i d0, d1;
                 DOT_WORDS(d0, _mm512_set1_epi32(bias[t][16 * b + j]), u, 4, a, BIAS16_OFF);
                 DOT_WORDS(d1, _mm512_set1_epi32(bias[t][16 * b + j + 2]), (u + 4), 4, a + 32, BIAS16_OFF);
-                const __m512i pair = _mm512_ternarylogic_epi32(d0, _mm512_slli_epi32(d1, 16), lo16, 0xE4);
-                isum[t] = _mm512_dpwssd_epi32(isum[t], pair, sp);
+                isum[t] = add_paired_sums(isum[t], d0, d1, sp);
             }
         }
-        bias16_block_end(T, hdr, da, b, 1.0f, isum, acc);
+        bias16_block_end(T, hdr, da, b, isum, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);
@@ -563,7 +567,7 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
                 bias16_subblock(T, wv, sc, qa, bias, b, j, QK_K * b + 128 * h + 32 * tq + 16 * g, isum);
             }
         }
-        bias16_block_end(T, hdr, da, b, 1.0f, isum, acc);
+        bias16_block_end(T, hdr, da, b, isum, acc);
     }
     UNROLL
     for (int t = 0; t < T; t++) store_rows(y + (size_t)t * ldy, acc[t], n_rows);

@@ -255,12 +255,18 @@ AVX512 INLINE void q5_1_tile(const kumo_packed *w, const uint8_t *panel, const u
 #define Q4_K_OFF(c) (4 * (c))
 
 /* Q4_K, and Q5_K when QH (its fifth bits sit between the scales and the quants, see pack_q5_K): the
- * bit of sub-block j moves to bit 4 of each byte and joins the nibble in one ternary-logic op. */
+ * bit of sub-block j moves to bit 4 of each byte and joins the nibble in one ternary-logic op.
+ * Q4_K's odd sub-blocks (high nibbles) are taken in place, masked by 0xF0 without the shift: their
+ * sums are 16 × the true ones, the even sub-blocks' scales are taken × 16 to match, and d_w / 16
+ * undoes it. The block's integer sum is then exactly 16 × the old one (|.| <= 16·8·63·32·15·127 <
+ * 2^31), and cvt(16 I)·(d_w/16 · d_a) rounds as cvt(I)·(d_w · d_a) did: power-of-two factors commute
+ * with rounding (bar products below 2^-122, subnormal in float). */
 AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *panel, const uint8_t *const *act,
                            const int T, float *y, size_t ldy, int n_rows) {
     const int64_t nb = w->n_blocks, n_in = w->n_in;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m2 = _mm512_set1_epi8(0x03);
-    const __m512i lo_bytes = _mm512_set1_epi32(0x00FF00FF), byte0 = _mm512_set1_epi32(0xFF);
+    const __m512i mf0 = _mm512_set1_epi8((char)0xF0), byte0 = _mm512_set1_epi32(0xFF), byte0x16 = _mm512_set1_epi32(0xFF0);
+    const __m512i lo_bytes = _mm512_set1_epi32(0x00FF00FF);
     __m512 acc[GEMM_MAX_T];
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
@@ -282,7 +288,10 @@ AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *pa
         UNROLL
         for (int j = 0; j < 8; j++) {
             const __m512i s = j < 4 ? s03 : s47;
-            const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(s, 8 * (j % 4)), byte0);
+            const int k = j % 4;
+            __m512i sc;
+            if (QH || k % 2) sc = _mm512_and_si512(_mm512_srli_epi32(s, 8 * k), byte0);
+            else sc = _mm512_and_si512(k ? _mm512_srli_epi32(s, 8 * k - 4) : _mm512_slli_epi32(s, 4), byte0x16);
             const uint8_t *g = qs + 64 * 8 * (j / 2);
             __m512i wv[8];
             UNROLL
@@ -293,7 +302,7 @@ AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *pa
                     const __m512i hb = bit_to_bit4(h, j);
                     wv[c] = _mm512_ternarylogic_epi32(j % 2 ? _mm512_srli_epi16(v, 4) : v, hb, m4, 0xE4); /* m4 ? nibble : bit 4 */
                 } else {
-                    wv[c] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+                    wv[c] = _mm512_and_si512(v, j % 2 ? mf0 : m4);
                 }
             }
             UNROLL
@@ -310,7 +319,8 @@ AVX512 INLINE void k4_tile(const int QH, const kumo_packed *w, const uint8_t *pa
                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m2), 4));
         const __m512i mp0 = _mm512_and_si512(m03, lo_bytes), mp1 = _mm512_and_si512(_mm512_srli_epi32(m03, 8), lo_bytes);
         const __m512i mp2 = _mm512_and_si512(m47, lo_bytes), mp3 = _mm512_and_si512(_mm512_srli_epi32(m47, 8), lo_bytes);
-        const __m512 dw = load_halves(hdr), dmw = load_halves(hdr + 32);
+        const __m512 dw = QH ? load_halves(hdr) : _mm512_mul_ps(load_halves(hdr), _mm512_set1_ps(1.0f / 16));
+        const __m512 dmw = load_halves(hdr + 32);
         UNROLL
         for (int t = 0; t < T; t++) {
             const int32_t *m = mp[t] + 4 * b;

@@ -482,13 +482,15 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
  * GEMM_ACT_Q8_256 row: qs[n_in] int8 | d[nsb] float | 4 int32 per block: the Q4_K min pairs | 16 int32
  * per block: -32·B_j, B_j the sum of the quants of 16-element sub-block j (the Q6_K kernels start
  * sub-block j's dot from it, which subtracts the quants' offset of 32) | 8 int32 per block: (B_2p, B_2p+1) as
- * int16 pairs, for the Q2_K mins | 16 int32 per block: -4·B_j (Q3_K's offset of 4). Each Q4_K pair word holds two
+ * int16 pairs, for the Q2_K mins | 16 int32 per block: -4·B_j (Q3_K's offset of 4) | 32 int32 per block:
+ * -32·(the sum of each 8-element half of sub-block j), word 2j + h (the one-token Q6_K kernel, whose
+ * half-sub-block sums fit an int16). Each Q4_K pair word holds two
  * int16 sums (low half, high half) of the quants of the 32-element sub-blocks whose mins the kernel
  * finds paired the same way in its registers: (A0,A2) (A1,A3) (A4,A6) (A5,A7). */
 size_t gemm_act_row_bytes(int act, int64_t n_in) {
     size_t n;
     if (act == GEMM_ACT_Q8_32) n = (size_t)n_in + (size_t)(n_in / QK8_0) * 20;
-    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64 + 32 + 64);
+    else n = (size_t)n_in + (size_t)(n_in / QK_K) * (4 + 16 + 64 + 32 + 64 + 128);
     return (n + 63) / 64 * 64;
 }
 
@@ -534,6 +536,11 @@ void gemm_quantize_row_ref(int act, const float *x, int64_t n_in, void *dst) {
             for (int j = 0; j < 16; j++) bp[16 * b + j] = -32 * blk.bsums[j];
             for (int j = 0; j < 8; j++) bp[16 * nb + 8 * b + j] = (int32_t)pair16(blk.bsums[2 * j], blk.bsums[2 * j + 1]);
             for (int j = 0; j < 16; j++) bp[24 * nb + 16 * b + j] = -4 * blk.bsums[j];
+            for (int h = 0; h < 32; h++) {
+                int s = 0;
+                for (int e = 0; e < 8; e++) s += blk.qs[8 * h + e];
+                bp[40 * nb + 32 * b + h] = -32 * s;
+            }
         }
     }
 }

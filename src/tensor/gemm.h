@@ -161,6 +161,7 @@ enum gemm_act_sums {
     GEMM_SUMS_BIAS32 = 4,    /* Q8_256: 16 words per block, -32·B_j */
     GEMM_SUMS_B_PAIRS = 20,  /* Q8_256: 8 words per block, (B_2p, B_2p+1) as int16 pairs */
     GEMM_SUMS_BIAS4 = 28,    /* Q8_256: 16 words per block, -4·B_j */
+    GEMM_SUMS_BIAS32_HALF = 44, /* Q8_256: 32 words per block, -32·(Σq of each 8-element half of sub-block j) */
 };
 
 static inline const int32_t *gemm_act_sums(const uint8_t *row, int64_t n_in, int64_t nb, int at) {

@@ -483,7 +483,7 @@ kumo_packed gemm_packed_slice(const kumo_packed *p, int64_t e) {
  * per block: -32·B_j, B_j the sum of the quants of 16-element sub-block j (the Q6_K kernels start
  * sub-block j's dot from it, which subtracts the quants' offset of 32) | 8 int32 per block: (B_2p, B_2p+1) as
  * int16 pairs, for the Q2_K mins | 16 int32 per block: -4·B_j (Q3_K's offset of 4) | 32 int32 per block:
- * -32·(the sum of each 8-element half of sub-block j), word 2j + h (the one-token Q6_K kernel, whose
+ * -32·(the sum of each 8-element half of sub-block j), word 2j + h (the two-token Q6_K tiles, whose
  * half-sub-block sums fit an int16). Each Q4_K pair word holds two
  * int16 sums (low half, high half) of the quants of the 32-element sub-blocks whose mins the kernel
  * finds paired the same way in its registers: (A0,A2) (A1,A3) (A4,A6) (A5,A7). */

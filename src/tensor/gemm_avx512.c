@@ -430,7 +430,8 @@ AVX512 INLINE void bias16_subblock(const int T, const __m512i *u, __m512i sc, co
 }
 
 /* The same sum as two chains over the 8-element halves, each started from its own bias word
- * (GEMM_SUMS_BIAS32_HALF, word 2j + h): the exact half sums fit an int16 (|.| <= 8·32·127 = 32512),
+ * (GEMM_SUMS_BIAS32_HALF, word 2j + h): the exact half sums fit an int16 (|.| <= 8·32·127 = 32512, as
+ * a Q8_K quant is never -128: the largest magnitude maps to -127),
  * so add_paired_sums multiplies both by the scale pair sc2 (the row's scale in both halves) and adds
  * them in one vpdpwssd, where the 16-element sum (up to 65024) needs a vpmulld and an add. Same sums.
  * Only two tokens gain (bench/kernel_ab.sh HEAD q6_K 1024 768 T, in L2: time 0.90 of the vpmulld

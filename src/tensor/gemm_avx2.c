@@ -132,16 +132,14 @@ AVX2 INLINE void q8_0_pass(const kumo_packed *w, const uint8_t *panel, const uin
 
 /* ======================= Q4_0, Q5_0, Q4_1, Q5_1 ======================= */
 
-/* Bit `from` of every byte of h moved to bit `to`, the other bits cleared (16-bit shifts: the bits
+/* Bit `from` of every byte of h moved to bit 4, the other bits cleared (16-bit shifts: the bits
  * that cross into the neighbouring byte are masked off). */
-AVX2 INLINE __m256i move_bit(__m256i h, int from, int to) {
-    const __m256i bit = _mm256_set1_epi8((char)(1 << to));
-    if (from < to) return _mm256_and_si256(_mm256_slli_epi16(h, to - from), bit);
-    if (from > to) return _mm256_and_si256(_mm256_srli_epi16(h, from - to), bit);
-    return _mm256_and_si256(h, bit);
+AVX2 INLINE __m256i bit_to_bit4(__m256i h, int from) {
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    if (from < 4) return _mm256_and_si256(_mm256_slli_epi16(h, 4 - from), bit4);
+    if (from > 4) return _mm256_and_si256(_mm256_srli_epi16(h, from - 4), bit4);
+    return _mm256_and_si256(h, bit4);
 }
-
-AVX2 INLINE __m256i bit_to_bit4(__m256i h, int from) { return move_bit(h, from, 4); }
 
 /* One half of a 32-block of the nibble types (see nib_block in gemm_avx512.c): QH adds the fifth
  * bits (pack_q5_0's regrouped byte per word), MIN the m·(d_a Σq_a) term; otherwise the sums start

@@ -557,10 +557,10 @@ AVX512 INLINE void q6_K_tile(const kumo_packed *w, const uint8_t *panel, const u
     const int8_t *qa[GEMM_MAX_T];
     const float *da[GEMM_MAX_T];
     const int32_t *bias[GEMM_MAX_T];
-    const int32_t *hbias[GEMM_MAX_T];
+    const int32_t *hbias[GEMM_MAX_T]; /* two tokens: the half-sub-block biases */
     tile_begin(act, T, n_in, nb, GEMM_SUMS_BIAS32, acc, qa, da, bias);
-    UNROLL
-    for (int t = 0; t < T; t++) hbias[t] = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_BIAS32_HALF);
+    if (T == 2)
+        for (int t = 0; t < T; t++) hbias[t] = gemm_act_sums(act[t], n_in, nb, GEMM_SUMS_BIAS32_HALF);
     /* per 32-bit lane, its low int16 twice: a sign-extended scale as an int16 pair */
     const __m512i low16_twice = _mm512_set4_epi32(0x0D0C0D0C, 0x09080908, 0x05040504, 0x01000100);
     for (int64_t b = 0; b < nb; b++) {

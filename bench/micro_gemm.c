@@ -116,14 +116,15 @@ static int bench_attention(int rows, int npos) {
         np[r] = npos - r / 2; /* like consecutive tokens of a prompt */
         if (np[r] < 1) np[r] = 1;
     }
+    const size_t vs = (size_t)npos * attn_v_slab_width(hd); /* V in slabs (attn_v_index), as in a context */
     double best = 1e30, best16 = 1e30;
     for (int rep = 0; rep < 200; rep++) {
         double t0 = now();
-        attn_rows(rows, qr, np, kt, v, hd, hd, orow, scores);
+        attn_rows(rows, qr, np, kt, v, hd, hd, vs, orow, scores);
         double t = now() - t0;
         if (t < best) best = t;
         t0 = now();
-        attn_rows_f16(rows, qr, np, kt16, v16, hd, hd, orow, scores);
+        attn_rows_f16(rows, qr, np, kt16, v16, hd, hd, vs, orow, scores);
         t = now() - t0;
         if (t < best16) best16 = t;
     }

@@ -78,6 +78,11 @@ static size_t v_head(const forward_state *st, const model_hparams *hp, int seq, 
     return head * (size_t)st->n_ctx * hp->head_dim_v;
 }
 
+/* Elements between the slabs of a V head (attn_v_index): each holds its columns of n_ctx positions. */
+static size_t v_slab_stride(const forward_state *st, const model_hparams *hp) {
+    return (size_t)st->n_ctx * (size_t)attn_v_slab_width(hp->head_dim_v);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 #define WORK_ASAN 1
 #elif defined(__has_feature)
@@ -349,8 +354,9 @@ static void post_qkv_head(struct rows_job *j, int t, int g) {
         for (int i = 0; i < hv; i++) vh[i] += L->bv[(size_t)g * hv + i];
     if (L->k_norm) rms_norm(kh, kh, L->k_norm, hk, hp->rms_eps);
     rope_apply(kh, hp->n_rot, cs, m->arch->rope_neox);
-    const size_t kc = k_head(st, hp, j->seq[t], j->layer, g);
-    const size_t vc = v_head(st, hp, j->seq[t], j->layer, g) + (size_t)j->pos[t] * hv;
+    const size_t kc = k_head(st, hp, j->seq[t], j->layer, g), vc = v_head(st, hp, j->seq[t], j->layer, g);
+    const size_t vs = v_slab_stride(st, hp);
+    const int sw = attn_v_slab_width(hv);
     if (st->kv_f16) { /* F16's row conversion: nearest even, the same bits at every ISA level */
         const kumo_from_float_fn to_half_row = kumo_get_type_traits(GGML_TYPE_F16)->from_float;
         enum { CHUNK = 256 }; /* K goes to the transposed layout through a small buffer */
@@ -360,11 +366,13 @@ static void post_qkv_head(struct rows_job *j, int t, int g) {
             to_half_row(kh + d0, half, n);
             for (int d = 0; d < n; d++) kd[attn_k_index(j->pos[t], d0 + d, hk)] = half[d];
         }
-        to_half_row(vh, (uint16_t *)st->v_cache + vc, hv);
+        for (int c = 0; c < hv; c += sw)
+            to_half_row(vh + c, (uint16_t *)st->v_cache + vc + attn_v_index(j->pos[t], c, hv, vs), sw);
     } else {
         float *kd = (float *)st->k_cache + kc;
         for (int d = 0; d < hk; d++) kd[attn_k_index(j->pos[t], d, hk)] = kh[d];
-        memcpy((float *)st->v_cache + vc, vh, (size_t)hv * sizeof(float));
+        for (int c = 0; c < hv; c += sw)
+            memcpy((float *)st->v_cache + vc + attn_v_index(j->pos[t], c, hv, vs), vh + c, (size_t)sw * sizeof(float));
     }
 }
 
@@ -382,19 +390,23 @@ static void prefetch_cache_slots(const forward_state *st, const model_hparams *h
                                  const int32_t *pos, const int32_t *seq) {
     if (n_t > ROWS_CHUNK) return;
     const size_t elem = st->kv_f16 ? 2 : 4;
-    const int hk = hp->head_dim_k, hv = hp->head_dim_v;
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v, sw = attn_v_slab_width(hv);
+    const size_t vs = v_slab_stride(st, hp);
     for (int t = 0; t < n_t; t++)
         for (int g = 0; g < hp->n_head_kv; g++) {
             const char *k = (const char *)st->k_cache + k_head(st, hp, seq[t], layer, g) * elem;
-            const char *v = (const char *)st->v_cache + (v_head(st, hp, seq[t], layer, g) + (size_t)pos[t] * hv) * elem;
             uintptr_t last = 0; /* two K rows share a line (one when hk is odd): one request per line */
             for (int d = 0; d < hk; d++) {
                 const uintptr_t a = (uintptr_t)(k + attn_k_index(pos[t], d, hk) * elem) & ~(uintptr_t)63;
                 if (a != last) __builtin_prefetch((const void *)a, 1, 2);
                 last = a;
             }
-            for (uintptr_t a = (uintptr_t)v & ~(uintptr_t)63; a < (uintptr_t)(v + (size_t)hv * elem); a += 64)
-                __builtin_prefetch((const void *)a, 1, 2);
+            for (int c = 0; c < hv; c += sw) {
+                const char *v = (const char *)st->v_cache +
+                                (v_head(st, hp, seq[t], layer, g) + attn_v_index(pos[t], c, hv, vs)) * elem;
+                for (uintptr_t a = (uintptr_t)v & ~(uintptr_t)63; a < (uintptr_t)(v + (size_t)sw * elem); a += 64)
+                    __builtin_prefetch((const void *)a, 1, 2);
+            }
         }
 }
 
@@ -439,10 +451,10 @@ static void attention_worker(void *arg, int ith, int nth) {
             }
             if (st->kv_f16)
                 attn_rows_f16(n, qrow, npos, (const uint16_t *)st->k_cache + kc, (const uint16_t *)st->v_cache + vc,
-                              hk, hv, orow, scores);
+                              hk, hv, v_slab_stride(st, hp), orow, scores);
             else
                 attn_rows(n, qrow, npos, (const float *)st->k_cache + kc, (const float *)st->v_cache + vc, hk, hv,
-                          orow, scores);
+                          v_slab_stride(st, hp), orow, scores);
         }
     }
 }

@@ -16,8 +16,8 @@ static inline float cache_at(const void *base, size_t i, bool f16) {
 /* One body for both cache types; f16 is a constant in each caller, so the F32 instance computes
  * exactly what it always did. */
 static inline void attn_rows_portable_body(int n_rows, const float *const *q, const int *npos, const void *kt,
-                                           const void *v, int hk, int hv, float *const *out, float *scores,
-                                           bool f16) {
+                                           const void *v, int hk, int hv, size_t vs, float *const *out,
+                                           float *scores, bool f16) {
     for (int r = 0; r < n_rows; r++) {
         const float *qr = q[r];
         const int n = npos[r];
@@ -36,20 +36,19 @@ static inline void attn_rows_portable_body(int n_rows, const float *const *q, co
         memset(o, 0, (size_t)hv * sizeof(float));
         for (int p = 0; p < n; p++) {
             const float w = scores[p];
-            const size_t vr = (size_t)p * hv;
-            for (int i = 0; i < hv; i++) o[i] += w * cache_at(v, vr + i, f16);
+            for (int i = 0; i < hv; i++) o[i] += w * cache_at(v, attn_v_index(p, i, hv, vs), f16);
         }
     }
 }
 
 void attn_rows_portable(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk,
-                        int hv, float *const *out, float *scores) {
-    attn_rows_portable_body(n_rows, q, npos, kt, v, hk, hv, out, scores, false);
+                        int hv, size_t vs, float *const *out, float *scores) {
+    attn_rows_portable_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, false);
 }
 
 void attn_rows_f16_portable(int n_rows, const float *const *q, const int *npos, const uint16_t *kt, const uint16_t *v,
-                            int hk, int hv, float *const *out, float *scores) {
-    attn_rows_portable_body(n_rows, q, npos, kt, v, hk, hv, out, scores, true);
+                            int hk, int hv, size_t vs, float *const *out, float *scores) {
+    attn_rows_portable_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, true);
 }
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -69,13 +68,13 @@ static void choose_kernel(void) {
 }
 
 void attn_rows(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v, int hk, int hv,
-               float *const *out, float *scores) {
+               size_t vs, float *const *out, float *scores) {
     pthread_once(&g_once, choose_kernel);
-    g_kernel(n_rows, q, npos, kt, v, hk, hv, out, scores);
+    g_kernel(n_rows, q, npos, kt, v, hk, hv, vs, out, scores);
 }
 
 void attn_rows_f16(int n_rows, const float *const *q, const int *npos, const uint16_t *kt, const uint16_t *v, int hk,
-                   int hv, float *const *out, float *scores) {
+                   int hv, size_t vs, float *const *out, float *scores) {
     pthread_once(&g_once, choose_kernel);
-    g_kernel_f16(n_rows, q, npos, kt, v, hk, hv, out, scores);
+    g_kernel_f16(n_rows, q, npos, kt, v, hk, hv, vs, out, scores);
 }

@@ -94,16 +94,18 @@ AVX2 static void softmax_row(float *s, int n) {
 }
 
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows sharing positions [0, n_common), then each
- * row alone up to its own count: the same multiply-adds in the same order either way. */
+ * row alone up to its own count: the same multiply-adds in the same order either way. The 16
+ * columns lie in one V slab (its width is 64 or the whole row). */
 AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
-                         int hv, int c0, float *const *out, bool f16, bool full) {
-    const int n0 = hv - c0, n1 = hv - c0 - 8;
+                         int hv, size_t vs, int c0, float *const *out, bool f16, bool full) {
+    const int n0 = hv - c0, n1 = hv - c0 - 8, sw = attn_v_slab_width(hv);
+    const size_t base = attn_v_index(0, c0, hv, vs);
     const __m256i m0 = lanes(n0), m1 = lanes(n1);
     __m256 a0[ROWS], a1[ROWS];
     UNROLL
     for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
     for (int p = 0; p < n_common; p++) {
-        const size_t vp = (size_t)p * hv + c0;
+        const size_t vp = base + (size_t)p * sw;
         const __m256 v0 = maskload8(v, vp, n0, m0, f16, full), v1 = maskload8(v, vp + 8, n1, m1, f16, full);
         UNROLL
         for (int r = 0; r < R; r++) {
@@ -115,7 +117,7 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
     UNROLL
     for (int r = 0; r < R; r++) {
         for (int p = n_common; p < npos[r]; p++) {
-            const size_t vp = (size_t)p * hv + c0;
+            const size_t vp = base + (size_t)p * sw;
             const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
             a0[r] = _mm256_fmadd_ps(wr, maskload8(v, vp, n0, m0, f16, full), a0[r]);
             a1[r] = _mm256_fmadd_ps(wr, maskload8(v, vp + 8, n1, m1, f16, full), a1[r]);
@@ -126,7 +128,7 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
 }
 
 AVX2 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *npos, const void *kt, const void *v,
-                                int hk, int hv, float *const *out, float *scores, bool f16) {
+                                int hk, int hv, size_t vs, float *const *out, float *scores, bool f16) {
     int max_n = 0;
     for (int r = 0; r < n_rows; r++)
         if (npos[r] > max_n) max_n = npos[r];
@@ -155,27 +157,28 @@ AVX2 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *np
         int c0 = 0;
         for (; c0 + 16 <= hv; c0 += 16) {
             switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, c0, out + r0, f16, true); break;
+            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
+            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
+            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
+            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
             }
         }
         if (c0 < hv) /* the head's last columns, fewer than 16 */
-            pv_pass(1, w, s_stride, npos + r0, npos[r0], v, hv, c0, out + r0, f16, false);
+            pv_pass(1, w, s_stride, npos + r0, npos[r0], v, hv, vs, c0, out + r0, f16, false);
         for (int r = 1; c0 < hv && r < R; r++)
-            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, npos[r0 + r], v, hv, c0, out + r0 + r, f16, false);
+            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, npos[r0 + r], v, hv, vs, c0, out + r0 + r, f16, false);
     }
 }
 
 AVX2 static void attn_rows_avx2(int n_rows, const float *const *q, const int *npos, const float *kt, const float *v,
-                                int hk, int hv, float *const *out, float *scores) {
-    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, false);
+                                int hk, int hv, size_t vs, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, false);
 }
 
 AVX2 static void attn_rows_f16_avx2(int n_rows, const float *const *q, const int *npos, const uint16_t *kt,
-                                    const uint16_t *v, int hk, int hv, float *const *out, float *scores) {
-    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, true);
+                                    const uint16_t *v, int hk, int hv, size_t vs, float *const *out,
+                                    float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, true);
 }
 
 attn_rows_fn attn_rows_avx2_kernel(void) { return attn_rows_avx2; }

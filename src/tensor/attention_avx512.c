@@ -85,23 +85,28 @@ AVX512 static void softmax_row(float *s, int n) {
 
 /* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16·C) for R rows sharing positions [0, n_common), then each
  * row alone up to its own count: the same multiply-adds in the same order either way. R·C
- * accumulators and C loaded vectors must fit the 32 registers: C = 8 (128 columns, a whole V row of
- * head size 128, so V is streamed once) for up to two rows, C = 4 for more. */
+ * accumulators and C loaded vectors must fit the 32 registers: C = 8 (128 columns, two V slabs of
+ * head size 128, so V is streamed once) for up to two rows, C = 4 (one slab) for more. */
 AVX512 INLINE void pv_pass(const int R, const int C, const float *w, size_t w_stride, const int *npos, int n_common,
-                           const void *v, int hv, int c0, float *const *out, bool f16) {
+                           const void *v, int hv, size_t vs, int c0, float *const *out, bool f16) {
+    const int sw = attn_v_slab_width(hv);
     __mmask16 mk[8];
+    size_t vc[8]; /* where column vector c starts at position 0 */
     UNROLL
-    for (int c = 0; c < C; c++) mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
+    for (int c = 0; c < C; c++) {
+        mk[c] = c0 + 16 * c < hv ? tail_mask(hv - c0 - 16 * c) : 0;
+        vc[c] = mk[c] ? attn_v_index(0, c0 + 16 * c, hv, vs) : 0;
+    }
     __m512 acc[4][8];
     UNROLL
     for (int r = 0; r < R; r++)
         UNROLL
         for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
     for (int p = 0; p < n_common; p++) {
-        const size_t vp = (size_t)p * hv + c0;
+        const size_t vp = (size_t)p * sw;
         __m512 vv[8];
         UNROLL
-        for (int c = 0; c < C; c++) vv[c] = maskz_load16(mk[c], v, vp + 16 * c, f16);
+        for (int c = 0; c < C; c++) vv[c] = maskz_load16(mk[c], v, vc[c] + vp, f16);
         UNROLL
         for (int r = 0; r < R; r++) {
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
@@ -112,11 +117,11 @@ AVX512 INLINE void pv_pass(const int R, const int C, const float *w, size_t w_st
     UNROLL
     for (int r = 0; r < R; r++) {
         for (int p = n_common; p < npos[r]; p++) {
-            const size_t vp = (size_t)p * hv + c0;
+            const size_t vp = (size_t)p * sw;
             const __m512 wr = _mm512_set1_ps(w[r * w_stride + p]);
             UNROLL
             for (int c = 0; c < C; c++)
-                acc[r][c] = _mm512_fmadd_ps(wr, maskz_load16(mk[c], v, vp + 16 * c, f16), acc[r][c]);
+                acc[r][c] = _mm512_fmadd_ps(wr, maskz_load16(mk[c], v, vc[c] + vp, f16), acc[r][c]);
         }
         UNROLL
         for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out[r] + c0 + 16 * c, mk[c], acc[r][c]);
@@ -124,7 +129,7 @@ AVX512 INLINE void pv_pass(const int R, const int C, const float *w, size_t w_st
 }
 
 AVX512 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *npos, const void *kt, const void *v,
-                                  int hk, int hv, float *const *out, float *scores, bool f16) {
+                                  int hk, int hv, size_t vs, float *const *out, float *scores, bool f16) {
     int max_n = 0;
     for (int r = 0; r < n_rows; r++)
         if (npos[r] > max_n) max_n = npos[r];
@@ -152,32 +157,36 @@ AVX512 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
         float *const *o = out + r0;
-        if (R <= 2 && hv > 64) { /* a decode step of a KV group of two (qwen3): V read once, not twice */
+        /* One or two rows (a decode step of a KV group of two: qwen3) have the registers for 128
+         * columns a pass: V is read once even when it is one slab (hv above 64, not a multiple of it).
+         * More rows take 64 columns a pass, one slab each, so V is still read once when it has slabs. */
+        if (R <= 2 && hv > 64) {
             for (int c0 = 0; c0 < hv; c0 += 128) {
-                if (R == 1) pv_pass(1, 8, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16);
-                else pv_pass(2, 8, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16);
+                if (R == 1) pv_pass(1, 8, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16);
+                else pv_pass(2, 8, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16);
             }
             continue;
         }
         for (int c0 = 0; c0 < hv; c0 += 64) {
             switch (R) {
-            case 1: pv_pass(1, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            case 2: pv_pass(2, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            case 3: pv_pass(3, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
-            default: pv_pass(4, 4, w, s_stride, npos + r0, n_common, v, hv, c0, o, f16); break;
+            case 1: pv_pass(1, 4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16); break;
+            case 2: pv_pass(2, 4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16); break;
+            case 3: pv_pass(3, 4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16); break;
+            default: pv_pass(4, 4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, o, f16); break;
             }
         }
     }
 }
 
 AVX512 static void attn_rows_avx512(int n_rows, const float *const *q, const int *npos, const float *kt,
-                                    const float *v, int hk, int hv, float *const *out, float *scores) {
-    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, false);
+                                    const float *v, int hk, int hv, size_t vs, float *const *out, float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, false);
 }
 
 AVX512 static void attn_rows_f16_avx512(int n_rows, const float *const *q, const int *npos, const uint16_t *kt,
-                                        const uint16_t *v, int hk, int hv, float *const *out, float *scores) {
-    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, out, scores, true);
+                                        const uint16_t *v, int hk, int hv, size_t vs, float *const *out,
+                                        float *scores) {
+    attn_rows_body(n_rows, q, npos, kt, v, hk, hv, vs, out, scores, true);
 }
 
 attn_rows_fn attn_rows_avx512_kernel(void) { return attn_rows_avx512; }

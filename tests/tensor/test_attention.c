@@ -67,16 +67,19 @@ static int levels(level *out) {
 /* One KV head of n_ctx positions in both cache forms, holding the same (F16-rounded) values. */
 typedef struct {
     int hk, hv, n_ctx, n_pad;
+    size_t vs; /* V slab stride: a few positions more than n_ctx, so no kernel may take it for n_ctx */
     uint16_t *kt16, *v16;
     float *kt32, *v32;
 } kv_head;
 
 static kv_head make_head(int hk, int hv, int n_ctx, rng_t *r) {
     kv_head h = {.hk = hk, .hv = hv, .n_ctx = n_ctx, .n_pad = (n_ctx + ATTN_BLOCK - 1) / ATTN_BLOCK * ATTN_BLOCK};
+    h.vs = (size_t)(n_ctx + 5) * attn_v_slab_width(hv);
+    const size_t v_elems = (size_t)hv / attn_v_slab_width(hv) * h.vs;
     h.kt16 = calloc((size_t)h.n_pad * hk, sizeof(uint16_t));
     h.kt32 = calloc((size_t)h.n_pad * hk, sizeof(float));
-    h.v16 = calloc((size_t)n_ctx * hv, sizeof(uint16_t));
-    h.v32 = calloc((size_t)n_ctx * hv, sizeof(float));
+    h.v16 = calloc(v_elems, sizeof(uint16_t));
+    h.v32 = calloc(v_elems, sizeof(float));
     assert_true(h.kt16 && h.kt32 && h.v16 && h.v32);
     for (int p = 0; p < n_ctx; p++) {
         for (int d = 0; d < hk; d++) {
@@ -85,7 +88,7 @@ static kv_head make_head(int hk, int hv, int n_ctx, rng_t *r) {
             h.kt32[i] = kumo_half_to_float(h.kt16[i]);
         }
         for (int i = 0; i < hv; i++) {
-            const size_t j = (size_t)p * hv + i;
+            const size_t j = attn_v_index(p, i, hv, h.vs);
             h.v16[j] = kumo_float_to_half(rng_kv(r));
             h.v32[j] = kumo_half_to_float(h.v16[j]);
         }
@@ -125,8 +128,9 @@ static void reference(const kv_head *h, const float *q, int n, double *out, doub
     for (int i = 0; i < h->hv; i++) {
         double o = 0.0, mag = 0.0;
         for (int p = 0; p < n; p++) {
-            o += s[p] / sum * h->v32[(size_t)p * h->hv + i];
-            mag += s[p] / sum * fabs(h->v32[(size_t)p * h->hv + i]);
+            const double v = h->v32[attn_v_index(p, i, h->hv, h->vs)];
+            o += s[p] / sum * v;
+            mag += s[p] / sum * fabs(v);
         }
         out[i] = o;
         bound[i] = fmin((rel_w + g_n) * (1 + rel_w) * mag + 1e-30, TOL_ABS);
@@ -146,6 +150,7 @@ static const shape SHAPES[] = {
     {16, 8, 5},      /* a single partial block */
     {128, 128, 600}, /* longer rows: sums over hundreds of positions */
     {64, 72, 531},   /* the same with several column passes and a V row tail */
+    {64, 192, 150},  /* three V slabs: a 128-column pass ends on a slab of its own */
 };
 
 static void f16_cache_matches_float64_and_f32_kernel(void **state) {
@@ -179,8 +184,8 @@ static void f16_cache_matches_float64_and_f32_kernel(void **state) {
         }
         for (int l = 0; l < n_lv; l++) {
             for (int n_rows = 1; n_rows <= ATTN_MAX_ROWS; n_rows++) {
-                lv[l].f16(n_rows, qrow, npos, h.kt16, h.v16, sh.hk, sh.hv, row16, scores);
-                lv[l].f32(n_rows, qrow, npos, h.kt32, h.v32, sh.hk, sh.hv, row32, scores);
+                lv[l].f16(n_rows, qrow, npos, h.kt16, h.v16, sh.hk, sh.hv, h.vs, row16, scores);
+                lv[l].f32(n_rows, qrow, npos, h.kt32, h.v32, sh.hk, sh.hv, h.vs, row32, scores);
                 double worst = 0.0, worst_ratio = 0.0;
                 for (int k = 0; k < n_rows; k++) {
                     for (int i = 0; i < sh.hv; i++) {
@@ -198,11 +203,11 @@ static void f16_cache_matches_float64_and_f32_kernel(void **state) {
                                  lv[l].name, sh.hk, sh.hv, k, n_rows);
                     /* the row alone gives the same bits */
                     float *one[1] = {alone};
-                    lv[l].f16(1, qrow + k, npos + k, h.kt16, h.v16, sh.hk, sh.hv, one, scores);
+                    lv[l].f16(1, qrow + k, npos + k, h.kt16, h.v16, sh.hk, sh.hv, h.vs, one, scores);
                     if (memcmp(alone, row16[k], (size_t)sh.hv * sizeof(float)) != 0)
                         fail_msg("%s hk %d hv %d: row %d differs alone and in a call of %d rows", lv[l].name, sh.hk,
                                  sh.hv, k, n_rows);
-                    lv[l].f32(1, qrow + k, npos + k, h.kt32, h.v32, sh.hk, sh.hv, one, scores);
+                    lv[l].f32(1, qrow + k, npos + k, h.kt32, h.v32, sh.hk, sh.hv, h.vs, one, scores);
                     if (memcmp(alone, row32[k], (size_t)sh.hv * sizeof(float)) != 0)
                         fail_msg("%s hk %d hv %d: F32 row %d differs alone and in a call of %d rows", lv[l].name,
                                  sh.hk, sh.hv, k, n_rows);
@@ -235,17 +240,17 @@ static void dispatch_matches_a_level(void **state) {
     const float *qrow[1] = {q};
     float *out[1] = {got}, *out2[1] = {lvl};
     const int npos[1] = {50};
-    attn_rows_f16(1, qrow, npos, h.kt16, h.v16, 64, 64, out, scores);
+    attn_rows_f16(1, qrow, npos, h.kt16, h.v16, 64, 64, h.vs, out, scores);
     bool found = false;
     for (int l = 0; l < n_lv; l++) {
-        lv[l].f16(1, qrow, npos, h.kt16, h.v16, 64, 64, out2, scores);
+        lv[l].f16(1, qrow, npos, h.kt16, h.v16, 64, 64, h.vs, out2, scores);
         found = found || memcmp(got, lvl, sizeof got) == 0;
     }
     assert_true(found);
-    attn_rows(1, qrow, npos, h.kt32, h.v32, 64, 64, out, scores);
+    attn_rows(1, qrow, npos, h.kt32, h.v32, 64, 64, h.vs, out, scores);
     found = false;
     for (int l = 0; l < n_lv; l++) {
-        lv[l].f32(1, qrow, npos, h.kt32, h.v32, 64, 64, out2, scores);
+        lv[l].f32(1, qrow, npos, h.kt32, h.v32, 64, 64, h.vs, out2, scores);
         found = found || memcmp(got, lvl, sizeof got) == 0;
     }
     assert_true(found);

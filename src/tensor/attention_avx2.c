@@ -22,6 +22,7 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 #define ROWS 4 /* rows per pass: 8 accumulators and the two halves of K fit 16 registers */
+#define PV_CHUNK 512 /* positions per chunk of the P·V passes: 64 KB of an F16 slab, kept in L2 between passes */
 
 /* lanes < n set */
 AVX2 INLINE __m256i lanes(int n) {
@@ -93,35 +94,53 @@ AVX2 static void softmax_row(float *s, int n) {
     for (int p = 0; p < n; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), inv));
 }
 
-/* out rows += Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows sharing positions [0, n_common), then each
- * row alone up to its own count: the same multiply-adds in the same order either way. The 16
- * columns lie in one V slab (its width is 64 or the whole row). */
-AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int n_common, const void *v,
-                         int hv, size_t vs, int c0, float *const *out, bool f16, bool full) {
+/* a[r] += w[r][p] · the 16 V columns at vp, for R rows */
+AVX2 INLINE void pv_step(const int R, const float *w, size_t w_stride, int p, const void *v, size_t vp, int n0, int n1,
+                         __m256i m0, __m256i m1, bool f16, bool full, __m256 *a0, __m256 *a1) {
+    const __m256 v0 = maskload8(v, vp, n0, m0, f16, full), v1 = maskload8(v, vp + 8, n1, m1, f16, full);
+    UNROLL
+    for (int r = 0; r < R; r++) {
+        const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
+        a0[r] = _mm256_fmadd_ps(wr, v0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(wr, v1, a1[r]);
+    }
+}
+
+/* out rows (+)= Σ_p w[r][p] · v[p][c0 .. c0+16) for R rows over the shared positions [p0, p1), then,
+ * if last, each row alone up to its own count. A pass continuing earlier chunks (p0 > 0) takes its
+ * sums back from out, where the previous chunk stored them exactly: each sum gets the same
+ * multiply-adds in the same order as in one pass over all positions. The 16 columns lie in one V
+ * slab (its width is 64 or the whole row). Positions below pf_end - PV_CHUNK also fetch their slab
+ * row PV_CHUNK positions ahead, for the next chunk's passes (pf_end 0: none). */
+AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int *npos, int p0, int p1, bool last,
+                         int pf_end, const void *v, int hv, size_t vs, int c0, float *const *out, bool f16, bool full) {
     const int n0 = hv - c0, n1 = hv - c0 - 8, sw = attn_v_slab_width(hv);
     const size_t base = attn_v_index(0, c0, hv, vs);
     const __m256i m0 = lanes(n0), m1 = lanes(n1);
     __m256 a0[ROWS], a1[ROWS];
     UNROLL
-    for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps();
-    for (int p = 0; p < n_common; p++) {
-        const size_t vp = base + (size_t)p * sw;
-        const __m256 v0 = maskload8(v, vp, n0, m0, f16, full), v1 = maskload8(v, vp + 8, n1, m1, f16, full);
-        UNROLL
-        for (int r = 0; r < R; r++) {
-            const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
-            a0[r] = _mm256_fmadd_ps(wr, v0, a0[r]);
-            a1[r] = _mm256_fmadd_ps(wr, v1, a1[r]);
+    for (int r = 0; r < R; r++) {
+        if (p0 > 0) {
+            a0[r] = _mm256_maskload_ps(out[r] + c0, m0);
+            a1[r] = _mm256_maskload_ps(out[r] + c0 + 8, m1);
+        } else {
+            a0[r] = a1[r] = _mm256_setzero_ps();
         }
     }
+    int p_pf = pf_end - PV_CHUNK;
+    if (p_pf > p1) p_pf = p1;
+    if (p_pf < p0) p_pf = p0;
+    const size_t pf_step = (f16 ? sizeof(uint16_t) : sizeof(float)) * (size_t)sw;
+    const char *pf = (const char *)v + (base + (size_t)(p0 + PV_CHUNK) * sw) * (f16 ? sizeof(uint16_t) : sizeof(float));
+    for (int p = p0; p < p_pf; p++, pf += pf_step) {
+        for (size_t i = 0; i < pf_step; i += 64) _mm_prefetch(pf + i, _MM_HINT_T0);
+        pv_step(R, w, w_stride, p, v, base + (size_t)p * sw, n0, n1, m0, m1, f16, full, a0, a1);
+    }
+    for (int p = p_pf; p < p1; p++) pv_step(R, w, w_stride, p, v, base + (size_t)p * sw, n0, n1, m0, m1, f16, full, a0, a1);
     UNROLL
     for (int r = 0; r < R; r++) {
-        for (int p = n_common; p < npos[r]; p++) {
-            const size_t vp = base + (size_t)p * sw;
-            const __m256 wr = _mm256_broadcast_ss(w + r * w_stride + p);
-            a0[r] = _mm256_fmadd_ps(wr, maskload8(v, vp, n0, m0, f16, full), a0[r]);
-            a1[r] = _mm256_fmadd_ps(wr, maskload8(v, vp + 8, n1, m1, f16, full), a1[r]);
-        }
+        for (int p = p1; last && p < npos[r]; p++)
+            pv_step(1, w + r * w_stride, w_stride, p, v, base + (size_t)p * sw, n0, n1, m0, m1, f16, full, a0 + r, a1 + r);
         _mm256_maskstore_ps(out[r] + c0, m0, a0[r]);
         _mm256_maskstore_ps(out[r] + c0 + 8, m1, a1[r]);
     }
@@ -154,19 +173,28 @@ AVX2 INLINE void attn_rows_body(int n_rows, const float *const *q, const int *np
         for (int r = 1; r < R; r++)
             if (npos[r0 + r] < n_common) n_common = npos[r0 + r];
         const float *w = scores + r0 * s_stride;
-        int c0 = 0;
-        for (; c0 + 16 <= hv; c0 += 16) {
-            switch (R) {
-            case 1: pv_pass(1, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
-            case 2: pv_pass(2, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
-            case 3: pv_pass(3, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
-            default: pv_pass(4, w, s_stride, npos + r0, n_common, v, hv, vs, c0, out + r0, f16, true); break;
+        const int c_full = hv / 16 * 16;
+        /* A 16-column pass reads half of each 64-byte line of an F16 slab (a quarter of an F32 one);
+         * the other passes over the same lines come while a chunk of PV_CHUNK positions is still in
+         * cache, so that long contexts read V from memory once. */
+        for (int p0 = 0;; p0 += PV_CHUNK) {
+            const int p1 = n_common - p0 > PV_CHUNK ? p0 + PV_CHUNK : n_common;
+            const bool last = p1 == n_common;
+            for (int c0 = 0; c0 < c_full; c0 += 16) {
+                /* the first pass over a slab fetches its rows of the next chunk */
+                const int pf = c0 % attn_v_slab_width(hv) == 0 ? n_common : 0;
+                switch (R) {
+                case 1: pv_pass(1, w, s_stride, npos + r0, p0, p1, last, pf, v, hv, vs, c0, out + r0, f16, true); break;
+                case 2: pv_pass(2, w, s_stride, npos + r0, p0, p1, last, pf, v, hv, vs, c0, out + r0, f16, true); break;
+                case 3: pv_pass(3, w, s_stride, npos + r0, p0, p1, last, pf, v, hv, vs, c0, out + r0, f16, true); break;
+                default: pv_pass(4, w, s_stride, npos + r0, p0, p1, last, pf, v, hv, vs, c0, out + r0, f16, true); break;
+                }
             }
+            if (last) break;
         }
-        if (c0 < hv) /* the head's last columns, fewer than 16 */
-            pv_pass(1, w, s_stride, npos + r0, npos[r0], v, hv, vs, c0, out + r0, f16, false);
-        for (int r = 1; c0 < hv && r < R; r++)
-            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, npos[r0 + r], v, hv, vs, c0, out + r0 + r, f16, false);
+        for (int r = 0; c_full < hv && r < R; r++) /* the head's last columns, fewer than 16 */
+            pv_pass(1, w + r * s_stride, s_stride, npos + r0 + r, 0, npos[r0 + r], true, 0, v, hv, vs, c_full, out + r0 + r,
+                    f16, false);
     }
 }
 

@@ -140,17 +140,19 @@ static void reference(const kv_head *h, const float *q, int n, double *out, doub
 
 typedef struct {
     int hk, hv, n_ctx;
+    int prompt; /* rows k of a prompt, n_ctx - k positions each, instead of random lengths */
 } shape;
 
 static const shape SHAPES[] = {
-    {128, 128, 203}, /* Llama / Qwen3 heads */
-    {64, 64, 97},    /* small-model heads */
-    {80, 72, 70},    /* hv not a multiple of 16: the tail of every V row */
-    {33, 20, 40},    /* odd hk (AVX-512's unpaired last dimension), hv < 16 */
-    {16, 8, 5},      /* a single partial block */
-    {128, 128, 600}, /* longer rows: sums over hundreds of positions */
-    {64, 72, 531},   /* the same with several column passes and a V row tail */
-    {64, 192, 150},  /* three V slabs: a 128-column pass ends on a slab of its own */
+    {128, 128, 203, 0},  /* Llama / Qwen3 heads */
+    {64, 64, 97, 0},     /* small-model heads */
+    {80, 72, 70, 0},     /* hv not a multiple of 16: the tail of every V row */
+    {33, 20, 40, 0},     /* odd hk (AVX-512's unpaired last dimension), hv < 16 */
+    {16, 8, 5, 0},       /* a single partial block */
+    {128, 128, 600, 0},  /* longer rows: sums over hundreds of positions */
+    {64, 72, 531, 0},    /* the same with several column passes and a V row tail */
+    {64, 192, 150, 0},   /* three V slabs: a 128-column pass ends on a slab of its own */
+    {128, 128, 1100, 1}, /* a prompt's rows over more than two of the AVX2 kernel's P·V chunks */
 };
 
 static void f16_cache_matches_float64_and_f32_kernel(void **state) {
@@ -176,7 +178,7 @@ static void f16_cache_matches_float64_and_f32_kernel(void **state) {
         const float qscale = 3.0f / sqrtf((float)sh.hk); /* scores spread over a few units */
         for (int i = 0; i < ATTN_MAX_ROWS * sh.hk; i++) q[i] = rng_uniform(&r, -1, 1) * qscale;
         for (int k = 0; k < ATTN_MAX_ROWS; k++) {
-            npos[k] = k == 0 ? sh.n_ctx : 1 + (int)(rng_next(&r) % (uint64_t)sh.n_ctx);
+            npos[k] = k == 0 ? sh.n_ctx : sh.prompt ? sh.n_ctx - k : 1 + (int)(rng_next(&r) % (uint64_t)sh.n_ctx);
             qrow[k] = q + (size_t)k * sh.hk;
             row16[k] = o16 + (size_t)k * sh.hv;
             row32[k] = o32 + (size_t)k * sh.hv;

@@ -401,9 +401,9 @@ static void prefetch_cache_slots(const forward_state *st, const model_hparams *h
                 if (a != last) __builtin_prefetch((const void *)a, 1, 2);
                 last = a;
             }
+            const size_t vh = v_head(st, hp, seq[t], layer, g);
             for (int c = 0; c < hv; c += sw) {
-                const char *v = (const char *)st->v_cache +
-                                (v_head(st, hp, seq[t], layer, g) + attn_v_index(pos[t], c, hv, vs)) * elem;
+                const char *v = (const char *)st->v_cache + (vh + attn_v_index(pos[t], c, hv, vs)) * elem;
                 for (uintptr_t a = (uintptr_t)v & ~(uintptr_t)63; a < (uintptr_t)(v + (size_t)sw * elem); a += 64)
                     __builtin_prefetch((const void *)a, 1, 2);
             }

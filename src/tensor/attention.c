@@ -34,9 +34,9 @@ static inline void attn_rows_portable_body(int n_rows, const float *const *q, co
         softmax_inplace(scores, n);
         float *o = out[r];
         memset(o, 0, (size_t)hv * sizeof(float));
+        const int sw = attn_v_slab_width(hv);
         for (int p = 0; p < n; p++) {
             const float w = scores[p];
-            const int sw = attn_v_slab_width(hv);
             for (int c0 = 0; c0 < hv; c0 += sw) {
                 const size_t vr = attn_v_index(p, c0, hv, vs);
                 for (int i = 0; i < sw; i++) o[c0 + i] += w * cache_at(v, vr + i, f16);

@@ -130,8 +130,8 @@ AVX2 INLINE void pv_pass(const int R, const float *w, size_t w_stride, const int
     int p_pf = pf_end - PV_CHUNK;
     if (p_pf > p1) p_pf = p1;
     if (p_pf < p0) p_pf = p0;
-    const size_t pf_step = (size_t)sw * (f16 ? 2 : 4); /* bytes per position of a slab */
-    const char *pf = p_pf > p0 ? (const char *)v + (base + (size_t)(p0 + PV_CHUNK) * sw) * (f16 ? 2 : 4) : NULL;
+    const size_t esz = f16 ? sizeof(uint16_t) : sizeof(float), pf_step = (size_t)sw * esz; /* bytes per slab row */
+    const char *pf = p_pf > p0 ? (const char *)v + (base + (size_t)(p0 + PV_CHUNK) * sw) * esz : NULL;
     for (int p = p0; p < p_pf; p++, pf += pf_step) {
         for (size_t i = 0; i < pf_step; i += 64) _mm_prefetch(pf + i, _MM_HINT_T0);
         pv_step(R, w, w_stride, p, v, base + (size_t)p * sw, n0, n1, m0, m1, f16, full, a0, a1);
